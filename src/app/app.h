@@ -1,0 +1,154 @@
+/*
+ * app.h - the services: each one orchestrates a use case by reading through the store,
+ * deciding with src/core and writing in one group-committed transaction.
+ *
+ * Services own no rule of their own (the rules are src/core's) and know nothing of HTTP: they
+ * take plain values and return LEB_E_* codes, so that the HTTP layer, lebctl's routes and the
+ * scheduler all share one path for every change of money.
+ */
+#ifndef LEB_APP_APP_H
+#define LEB_APP_APP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/plan.h"
+#include "store/store.h"
+
+#define APP_SECRET_SIZE 256
+#define APP_TOKEN_SIZE 64
+#define APP_TOKEN_TTL_S (12 * 3600)
+
+/* Counters the metrics page shows; incremented by the services. */
+struct app_counters {
+    atomic_uint_fast64_t orders_created;
+    atomic_uint_fast64_t orders_expired;
+    atomic_uint_fast64_t payments_credited;
+    atomic_uint_fast64_t notifications[8]; /* by enum payment_outcome */
+};
+
+struct app {
+    struct store *store;
+    int64_t order_ttl_s;
+    bool sandbox_enabled;
+    char sandbox_secret[APP_SECRET_SIZE];
+    char sms_key[APP_SECRET_SIZE];
+    char public_url[256]; /* what providers and gateways call back */
+    char self_url[128];   /* this lebd on loopback, for the sandbox provider's own calls */
+    struct app_counters counters;
+    /* The one clock: Unix seconds. Tests and demos may replace it. */
+    int64_t (*clock)(void *context);
+    void *clock_context;
+};
+
+int64_t app_now(const struct app *app);
+
+/* ---- cards ---- */
+
+/* Finds a card by a card number or a phone number as a person typed it. */
+LEB_MUST_CHECK int app_card_find(struct app *app, struct card_row *out, const char *number);
+
+/* ---- quotes and orders ---- */
+
+struct order_request {
+    const char *card;   /* card number or phone number, as typed */
+    int64_t face_amount;
+    enum channel channel;
+    enum payment_method method;
+    enum caller_kind caller;
+};
+
+LEB_MUST_CHECK int app_quote(struct app *app, struct quote *out, const struct order_request *req);
+
+/*
+ * Creates an order. With an "idempotency_key" (may be NULL), the same key and request give
+ * back the first order ("*replayed" true); the same key with another request is
+ * LEB_E_IDEMPOTENCY_CONFLICT.
+ */
+LEB_MUST_CHECK int app_order_create(struct app *app, struct order_row *out, bool *replayed,
+                                    const struct order_request *req,
+                                    const char *idempotency_key);
+
+/* Expires the orders whose time ran out; "*expired" says how many. */
+LEB_MUST_CHECK int app_orders_expire(struct app *app, int64_t *expired);
+
+/* ---- payments ---- */
+
+enum payment_outcome {
+    PAYMENT_CREDITED = 0,   /* the card received the money */
+    PAYMENT_DUPLICATE,      /* this provider trade was seen before: nothing done */
+    PAYMENT_REVIEW,         /* the amount differs: the order waits for a human */
+    PAYMENT_FAILED,         /* the provider says the payment failed */
+    PAYMENT_REFUND_HOLD,    /* paid, but the card can no longer take it: to be refunded */
+    PAYMENT_DOUBLE_PAYMENT, /* a second trade paid an order already paid: for reconciliation */
+    PAYMENT_IGNORED,        /* a stale message (a failure after a success) */
+    PAYMENT_UNKNOWN_ORDER,  /* no such order: recorded, nothing done */
+    PAYMENT_OUTCOME_COUNT
+};
+const char *payment_outcome_name(enum payment_outcome outcome);
+
+struct payment_notice {
+    const char *provider;
+    const char *order_no;
+    const char *trade_no;
+    int64_t amount;
+    bool success;
+    const char *status_word; /* the provider's own word, kept for audit */
+    const char *raw;         /* the raw body, kept for audit */
+    size_t raw_size;
+};
+
+/*
+ * Applies a verified payment notification exactly once: whatever the number, order or timing
+ * of duplicates, one provider trade credits at most once, and every notification is recorded
+ * whole. Returns 0 with "*outcome" (even for an unknown order, which is recorded), or a
+ * negative code if nothing could be written.
+ */
+LEB_MUST_CHECK int app_payment_apply(struct app *app, enum payment_outcome *outcome,
+                                     const struct payment_notice *notice);
+
+/* ---- back office ---- */
+
+LEB_MUST_CHECK int app_plan_create(struct app *app, const struct plan *plan);
+
+struct card_request {
+    const char *card_no; /* as typed */
+    const char *msisdn;  /* as typed */
+    const char *plan;
+    enum card_status status;
+};
+
+struct batch_error {
+    size_t index;
+    int code;
+};
+
+/*
+ * Creates "count" cards, all or nothing. On LEB_E_INVALID_BATCH, "errors" (capacity
+ * "errors_max") lists each bad row and "*errors_count" how many. "out" (may be NULL) receives
+ * the created cards.
+ */
+LEB_MUST_CHECK int app_cards_create(struct app *app, struct card_row *out,
+                                    const struct card_request *cards, size_t count,
+                                    struct batch_error *errors, size_t errors_max,
+                                    size_t *errors_count);
+
+/* Seeds the demo plan and cards of ../shared/API.md; idempotent. */
+LEB_MUST_CHECK int app_demo_seed(struct app *app);
+
+/* ---- users and tokens ---- */
+
+/* Creates or resets a user's password (argon2id). */
+LEB_MUST_CHECK int app_user_set(struct app *app, const char *username, const char *password,
+                                enum role role);
+
+/* Checks a password and issues a token ("out_token", APP_TOKEN_SIZE). The same
+ * LEB_E_INVALID_CREDENTIALS whether the user or the password is wrong. */
+LEB_MUST_CHECK int app_login(struct app *app, char out_token[APP_TOKEN_SIZE], enum role *role,
+                             int64_t *expires_at, const char *username, const char *password);
+
+/* Resolves a bearer token; LEB_E_UNAUTHORIZED if unknown or expired. */
+LEB_MUST_CHECK int app_token_verify(struct app *app, struct token_row *out, const char *token);
+
+#endif

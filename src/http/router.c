@@ -1,0 +1,85 @@
+/*
+ * router.c - the route table, one line per route, and the matcher.
+ *
+ * A pattern is a path whose "{}" segments capture one path segment each. A path that matches
+ * a pattern with another method is 405 with an Allow header, never 404.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "http/http.h"
+
+const struct http_route http_routes[] = {
+    {"GET", "/healthz", route_healthz, AUTH_NONE, "healthz"},
+    {"GET", "/readyz", route_readyz, AUTH_NONE, "readyz"},
+    {"GET", "/metrics", route_metrics, AUTH_NONE, "metrics"},
+    {"GET", "/api/v1/cards/{}", route_card_public, AUTH_NONE, "card_public"},
+    {"GET", "/api/v1/cards/{}/balance", route_card_balance, AUTH_TOKEN, "card_balance"},
+    {"POST", "/api/v1/quotes", route_quote, AUTH_NONE, "quote"},
+    {"POST", "/api/v1/orders", route_order_create, AUTH_NONE, "order_create"},
+    {"GET", "/api/v1/orders/{}", route_order_get, AUTH_NONE, "order_get"},
+    {"POST", "/api/v1/payments/sandbox/notify", route_sandbox_notify, AUTH_NONE,
+     "sandbox_notify"},
+    {"POST", "/api/v1/auth/login", route_login, AUTH_NONE, "login"},
+    {"GET", "/api/v1/admin/ledger/check", route_ledger_check, AUTH_TOKEN, "ledger_check"},
+    {"POST", "/api/v1/admin/plans", route_plan_create, AUTH_TOKEN, "plan_create"},
+    {"GET", "/api/v1/admin/plans", route_plans_list, AUTH_TOKEN, "plans_list"},
+    {"POST", "/api/v1/admin/cards", route_cards_create, AUTH_TOKEN, "cards_create"},
+    {"GET", "/api/v1/sms/inbound", route_sms_inbound, AUTH_NONE, "sms_inbound"},
+    {"GET", "/sandbox/pay/{}", route_sandbox_page, AUTH_NONE, "sandbox_page"},
+    {"POST", "/sandbox/pay/{}", route_sandbox_pay, AUTH_NONE, "sandbox_pay"},
+    {"GET", "/", route_static, AUTH_NONE, "static"},
+    {"GET", "/{}", route_static, AUTH_NONE, "static"},
+};
+const size_t http_routes_count = sizeof(http_routes) / sizeof(http_routes[0]);
+
+/* Matches "path" against "pattern", capturing {} segments into "request". */
+static bool pattern_match(struct http_request *request, const char *pattern, const char *path)
+{
+    size_t captured = 0;
+    while (*pattern && *path) {
+        if (pattern[0] == '{' && pattern[1] == '}') {
+            const char *end = strchr(path, '/');
+            size_t size = end ? (size_t)(end - path) : strlen(path);
+            if (size == 0 || size >= HTTP_PARAM_SIZE || captured == HTTP_PARAMS_MAX)
+                return false;
+            memcpy(request->params[captured], path, size);
+            request->params[captured][size] = '\0';
+            captured++;
+            pattern += 2;
+            path += size;
+            continue;
+        }
+        if (*pattern != *path)
+            return false;
+        pattern++;
+        path++;
+    }
+    if (*pattern != '\0' || *path != '\0')
+        return false;
+    request->params_count = captured;
+    return true;
+}
+
+int http_route_match(struct http_request *request, const char *method, const char *path,
+                     char *allow, size_t allow_size)
+{
+    bool path_known = false;
+    size_t allow_used = 0;
+    allow[0] = '\0';
+    for (size_t i = 0; i < http_routes_count; i++) {
+        const struct http_route *route = &http_routes[i];
+        if (!pattern_match(request, route->pattern, path))
+            continue;
+        bool head_as_get = strcmp(method, "HEAD") == 0 && strcmp(route->method, "GET") == 0;
+        if (strcmp(route->method, method) == 0 || head_as_get)
+            return (int)i;
+        path_known = true;
+        if (strstr(allow, route->method) == NULL)
+            allow_used += (size_t)snprintf(allow + allow_used, allow_size - allow_used, "%s%s",
+                                           allow_used ? ", " : "", route->method);
+        if (allow_used >= allow_size)
+            allow_used = allow_size - 1;
+    }
+    return path_known ? LEB_E_METHOD_NOT_ALLOWED : LEB_E_NOT_FOUND;
+}

@@ -1,0 +1,273 @@
+/*
+ * routes_public.c - health, metrics, the public card view, quotes, orders and balances.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cardno.h"
+#include "http/http.h"
+#include "pay/pay.h"
+
+#define CARD_INPUT_MAX 64
+#define IDEMPOTENCY_KEY_MAX 128
+
+int route_healthz(struct http_request *request, struct http_response *response)
+{
+    return http_reply_json(response, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+int route_readyz(struct http_request *request, struct http_response *response)
+{
+    return http_reply_json(response, 200, json_pack("{s:s}", "status", "ready"));
+}
+
+static void metric(char **out, size_t *size, size_t *capacity, const char *name,
+                   const char *type, const char *help, uint64_t value)
+{
+    size_t need = strlen(name) * 3 + strlen(help) + 96;
+    if (*size + need >= *capacity) {
+        *capacity = (*capacity + need) * 2;
+        *out = realloc(*out, *capacity);
+        LEB_ASSERT(*out != NULL);
+    }
+    *size += (size_t)snprintf(*out + *size, *capacity - *size,
+                              "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type,
+                              name, (unsigned long long)value);
+}
+
+int route_metrics(struct http_request *request, struct http_response *response)
+{
+    struct app *app = request->app;
+    size_t size = 0, capacity = 8192;
+    char *text = malloc(capacity);
+    LEB_ASSERT(text != NULL);
+    text[0] = '\0';
+    http_metrics_render(request->server, &text, &size, &capacity);
+    metric(&text, &size, &capacity, "leb_orders_created_total", "counter", "Orders created.",
+           atomic_load(&app->counters.orders_created));
+    metric(&text, &size, &capacity, "leb_orders_expired_total", "counter",
+           "Orders expired unpaid.", atomic_load(&app->counters.orders_expired));
+    metric(&text, &size, &capacity, "leb_payments_credited_total", "counter",
+           "Payments credited to cards.", atomic_load(&app->counters.payments_credited));
+    struct store_stats stats;
+    store_backend_of(app->store)->stats(app->store, &stats);
+    metric(&text, &size, &capacity, "leb_store_commits_total", "counter",
+           "Durable commits of the write path.", stats.commits);
+    metric(&text, &size, &capacity, "leb_store_writes_total", "counter",
+           "Writes committed (several share one commit).", stats.writes);
+    char line[256];
+    static const char *const size_bounds[] = {"1", "2", "4", "8", "16", "32", "64", "+Inf"};
+    static const char *const time_bounds[] = {"0.0005", "0.001", "0.002", "0.005",
+                                              "0.01",   "0.025", "0.05",  "+Inf"};
+    const char *heads[] = {"# HELP leb_store_batch_size Writes per commit.\n"
+                           "# TYPE leb_store_batch_size histogram\n",
+                           "# HELP leb_store_commit_seconds Time of one batch's commit.\n"
+                           "# TYPE leb_store_commit_seconds histogram\n"};
+    for (int h = 0; h < 2; h++) {
+        const char *name = h == 0 ? "leb_store_batch_size" : "leb_store_commit_seconds";
+        const uint64_t *buckets = h == 0 ? stats.batch_size_buckets : stats.commit_us_buckets;
+        size_t head_size = strlen(heads[h]);
+        uint64_t cumulative = 0;
+        for (int b = 0; b < 9; b++) {
+            int n;
+            if (b < 8) {
+                cumulative += buckets[b];
+                n = snprintf(line, sizeof(line), "%s_bucket{le=\"%s\"} %llu\n", name,
+                             h == 0 ? size_bounds[b] : time_bounds[b],
+                             (unsigned long long)cumulative);
+            } else if (h == 0) {
+                n = snprintf(line, sizeof(line), "%s_sum %llu\n%s_count %llu\n", name,
+                             (unsigned long long)stats.writes, name,
+                             (unsigned long long)stats.commits);
+            } else {
+                n = snprintf(line, sizeof(line), "%s_sum %.6f\n%s_count %llu\n", name,
+                             (double)stats.commit_us_sum / 1e6, name,
+                             (unsigned long long)stats.commits);
+            }
+            size_t need = (size_t)n + (b == 0 ? head_size : 0) + 1;
+            if (size + need >= capacity) {
+                capacity = (capacity + need) * 2;
+                text = realloc(text, capacity);
+                LEB_ASSERT(text != NULL);
+            }
+            if (b == 0) {
+                memcpy(text + size, heads[h], head_size);
+                size += head_size;
+            }
+            memcpy(text + size, line, (size_t)n);
+            size += (size_t)n;
+            text[size] = '\0';
+        }
+    }
+    size_t head = size;
+    for (int o = 0; o < PAYMENT_OUTCOME_COUNT; o++) {
+        int n = snprintf(line, sizeof(line),
+                         "%sleb_notifications_total{provider=\"all\",outcome=\"%s\"} %llu\n",
+                         o == 0 ? "# HELP leb_notifications_total Payment notifications by "
+                                  "outcome.\n# TYPE leb_notifications_total counter\n"
+                                : "",
+                         payment_outcome_name((enum payment_outcome)o),
+                         (unsigned long long)atomic_load(&app->counters.notifications[o]));
+        if (size + (size_t)n + 1 >= capacity) {
+            capacity = (capacity + (size_t)n) * 2;
+            text = realloc(text, capacity);
+            LEB_ASSERT(text != NULL);
+        }
+        memcpy(text + size, line, (size_t)n + 1);
+        size += (size_t)n;
+    }
+    (void)head;
+    response->status = 200;
+    response->body = text;
+    response->body_size = size;
+    response->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return 0;
+}
+
+int route_card_public(struct http_request *request, struct http_response *response)
+{
+    if (!http_rate_limit_take(request))
+        return LEB_E_RATE_LIMITED;
+    struct card_row card;
+    int rc = app_card_find(request->app, &card, request->params[0]);
+    if (rc < 0)
+        return rc;
+    struct plan plan;
+    rc = STORE_CALL(request->app->store, plan_get, &plan, card.plan_code);
+    if (rc < 0)
+        return rc == LEB_E_PLAN_NOT_FOUND ? LEB_E_INTERNAL : rc;
+    char card_masked[CARDNO_MASKED_SIZE], msisdn_masked[MSISDN_MASKED_SIZE];
+    cardno_mask(card_masked, card.card_no);
+    msisdn_mask(msisdn_masked, card.msisdn);
+    json_t *denominations = json_array();
+    for (size_t i = 0; i < plan.denominations_count; i++)
+        json_array_append_new(denominations, json_integer(plan.denominations[i]));
+    return http_reply_json(
+        response, 200,
+        json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:s, s:b, s:o, s:I, s:I, s:I}",
+                  "card_no_masked", card_masked, "msisdn_masked", msisdn_masked, "plan", "code",
+                  plan.code, "name", plan.name, "currency", plan.currency, "status",
+                  card_status_name(card.status), "rechargeable",
+                  card_is_rechargeable(card.status, &plan), "denominations", denominations,
+                  "min_amount", (json_int_t)plan.amount_min, "max_amount",
+                  (json_int_t)plan.amount_max, "amount_step", (json_int_t)plan.amount_step));
+}
+
+int route_card_balance(struct http_request *request, struct http_response *response)
+{
+    struct card_row card;
+    int rc = http_require(request, PERM_CARD_READ_ANY);
+    bool portal = rc == LEB_E_FORBIDDEN && request->token.role == ROLE_PORTAL;
+    if (rc < 0 && !portal)
+        return rc;
+    rc = app_card_find(request->app, &card, request->params[0]);
+    if (portal && (rc < 0 || strcmp(card.card_no, request->token.card_no) != 0))
+        return LEB_E_FORBIDDEN; /* a portal session sees its own card and nothing else */
+    if (rc < 0)
+        return rc;
+    return http_reply_json(response, 200, http_json_card_full(&card));
+}
+
+/* The body of a quote or an order. */
+static int order_request_parse(struct http_request *request, struct http_response *response,
+                               json_t **root, struct order_request *out)
+{
+    static const char *const fields[] = {"card", "face_amount", "channel", "payment_method",
+                                         NULL};
+    int rc = http_body_json(request, root);
+    if (rc < 0)
+        return rc;
+    const char *channel = NULL, *method = NULL;
+    memset(out, 0, sizeof(*out));
+    out->caller = CALLER_PUBLIC;
+    rc = http_fields_only(response, *root, fields);
+    if (rc == 0)
+        rc = http_field_string(response, *root, "card", true, CARD_INPUT_MAX, &out->card);
+    if (rc == 0)
+        rc = http_field_amount(response, *root, "face_amount", true, &out->face_amount);
+    if (rc == 0)
+        rc = http_field_string(response, *root, "channel", true, 32, &channel);
+    if (rc == 0)
+        rc = http_field_string(response, *root, "payment_method", true, 32, &method);
+    if (rc == 0 && channel_parse(&out->channel, channel) < 0)
+        rc = http_error(response, LEB_E_INVALID_REQUEST, "unknown channel");
+    if (rc == 0 && payment_method_parse(&out->method, method) < 0)
+        rc = http_error(response, LEB_E_INVALID_REQUEST, "unknown payment_method");
+    return rc;
+}
+
+int route_quote(struct http_request *request, struct http_response *response)
+{
+    json_t *root = NULL;
+    struct order_request order_request;
+    int rc = order_request_parse(request, response, &root, &order_request);
+    struct quote quote;
+    if (rc == 0)
+        rc = app_quote(request->app, &quote, &order_request);
+    json_decref(root);
+    if (rc < 0)
+        return rc;
+    return http_reply_json(response, 200,
+                           json_pack("{s:I, s:I, s:I, s:I, s:I, s:s}", "face_amount",
+                                     (json_int_t)quote.face_amount, "discount_amount",
+                                     (json_int_t)quote.discount_amount, "fee_amount",
+                                     (json_int_t)quote.fee_amount, "bonus_amount",
+                                     (json_int_t)quote.bonus_amount, "pay_amount",
+                                     (json_int_t)quote.pay_amount, "currency", quote.currency));
+}
+
+static json_t *order_view(const struct app *app, const struct order_row *order)
+{
+    char card_masked[CARDNO_MASKED_SIZE];
+    cardno_mask(card_masked, order->card_no);
+    json_t *view = json_pack(
+        "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "order_no",
+        order->order_no, "status", order_status_name(order->status), "card_no_masked",
+        card_masked, "face_amount", (json_int_t)order->quote.face_amount, "discount_amount",
+        (json_int_t)order->quote.discount_amount, "fee_amount",
+        (json_int_t)order->quote.fee_amount, "bonus_amount", (json_int_t)order->quote.bonus_amount,
+        "pay_amount", (json_int_t)order->quote.pay_amount, "currency", order->quote.currency,
+        "channel", channel_name(order->channel), "payment_method",
+        payment_method_name(order->method), "created_at", http_json_time(order->created_at),
+        "expires_at", http_json_time(order->expires_at), "paid_at",
+        http_json_time(order->paid_at), "credited_at", http_json_time(order->credited_at));
+    LEB_ASSERT(view != NULL);
+    const struct pay_provider *provider = pay_provider_for(app, order->method);
+    if (provider != NULL && order->status == ORDER_PENDING_PAYMENT) {
+        struct pay_links links;
+        provider->links(app, order, &links);
+        json_object_set_new(view, "payment",
+                            json_pack("{s:s, s:s, s:s}", "provider", provider->name, "pay_url",
+                                      links.pay_url, "qr_text", links.qr_text));
+    }
+    return view;
+}
+
+int route_order_create(struct http_request *request, struct http_response *response)
+{
+    const char *key = http_header(request, "Idempotency-Key");
+    if (key != NULL && (key[0] == '\0' || strlen(key) > IDEMPOTENCY_KEY_MAX))
+        return http_error(response, LEB_E_INVALID_REQUEST,
+                          "Idempotency-Key must be 1 to %d characters", IDEMPOTENCY_KEY_MAX);
+    json_t *root = NULL;
+    struct order_request order_request;
+    int rc = order_request_parse(request, response, &root, &order_request);
+    struct order_row order;
+    bool replayed = false;
+    if (rc == 0)
+        rc = app_order_create(request->app, &order, &replayed, &order_request, key);
+    json_decref(root);
+    if (rc < 0)
+        return rc;
+    return http_reply_json(response, replayed ? 200 : 201, order_view(request->app, &order));
+}
+
+int route_order_get(struct http_request *request, struct http_response *response)
+{
+    struct order_row order;
+    int rc = STORE_CALL(request->app->store, order_get, &order, request->params[0]);
+    if (rc < 0)
+        return rc;
+    return http_reply_json(response, 200, order_view(request->app, &order));
+}

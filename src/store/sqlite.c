@@ -1,0 +1,1196 @@
+/*
+ * sqlite.c - the embedded SQLite backend: WAL, durable commits (synchronous=FULL), versioned
+ * migrations, and group commit.
+ *
+ * One writer thread owns the one write connection. store_write() queues a request and sleeps
+ * on its own semaphore; the writer takes everything queued (up to batch_max), runs each
+ * request in its own savepoint inside one BEGIN IMMEDIATE ... COMMIT, and wakes every
+ * request of the batch only after COMMIT returned, i.e. after the WAL was fsynced. While one
+ * commit is on the disk the next batch gathers, so throughput grows with concurrency instead
+ * of being capped by fsync latency. Reads use a pool of read-only connections, which WAL lets
+ * run beside the writer.
+ *
+ * This file must never decide a business rule: it stores what src/app decided.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+#include "util/log.h"
+
+enum stmt_id {
+    S_PLAN_GET,
+    S_PLANS_LIST,
+    S_PLAN_INSERT,
+    S_CARD_GET,
+    S_CARD_GET_BY_MSISDN,
+    S_CARD_INSERT,
+    S_CARD_UPDATE_STATUS,
+    S_ORDER_GET,
+    S_ORDER_INSERT,
+    S_ORDER_UPDATE,
+    S_ORDERS_DUE,
+    S_CARD_PAID_TODAY,
+    S_IDEM_GET,
+    S_IDEM_PUT,
+    S_NOTIFICATION_INSERT,
+    S_PAYMENT_CLAIM,
+    S_TXN_INSERT,
+    S_ENTRY_INSERT,
+    S_ACCOUNT_UPSERT,
+    S_USER_GET,
+    S_USER_INSERT,
+    S_TOKEN_INSERT,
+    S_TOKEN_GET,
+    S_OUTBOX_PUT,
+    S_LEDGER_COUNTS,
+    S_LEDGER_BAD_TXNS,
+    S_LEDGER_BAD_ACCOUNTS,
+    S_LEDGER_TOTAL,
+    S_SAVEPOINT,
+    S_RELEASE,
+    S_ROLLBACK_TO,
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_READ_BEGIN,
+    S_READ_END,
+    S_COUNT
+};
+
+#define CARD_COLUMNS                                                                               \
+    "c.card_no, c.msisdn, c.plan_code, c.status, COALESCE(a.balance, 0), p.currency, "            \
+    "c.activated_at, COALESCE(c.valid_until, 0), COALESCE(c.next_billing_at, 0), c.language, "    \
+    "c.created_at FROM cards c JOIN plans p ON p.code = c.plan_code "                              \
+    "LEFT JOIN accounts a ON a.code = 'card:' || c.card_no "
+#define ORDER_COLUMNS                                                                              \
+    "order_no, card_no, status, channel, payment_method, currency, face_amount, "                 \
+    "discount_amount, fee_amount, bonus_amount, pay_amount, COALESCE(trade_no, ''), created_at, " \
+    "expires_at, COALESCE(paid_at, 0), COALESCE(credited_at, 0), updated_at"
+#define PLAN_COLUMNS                                                                               \
+    "code, name, currency, model, monthly_fee, validity_days, validity_step_amount, "             \
+    "validity_days_max, denominations, amount_min, amount_max, amount_step, daily_limit, "        \
+    "grace_days, recharge_allowed"
+
+static const char *const stmt_sql[S_COUNT] = {
+    [S_PLAN_GET] = "SELECT " PLAN_COLUMNS " FROM plans WHERE code = ?1",
+    [S_PLANS_LIST] = "SELECT " PLAN_COLUMNS " FROM plans ORDER BY code",
+    [S_PLAN_INSERT] = "INSERT INTO plans (" PLAN_COLUMNS ", created_at) VALUES "
+                      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    [S_CARD_GET] = "SELECT " CARD_COLUMNS "WHERE c.card_no = ?1",
+    [S_CARD_GET_BY_MSISDN] = "SELECT " CARD_COLUMNS "WHERE c.msisdn = ?1 "
+                             "ORDER BY c.status = 'recycled', c.created_at DESC LIMIT 1",
+    [S_CARD_INSERT] = "INSERT INTO cards (card_no, msisdn, plan_code, status, activated_at, "
+                      "valid_until, next_billing_at, language, created_at) VALUES "
+                      "(?1, ?2, ?3, ?4, ?5, NULLIF(?6, 0), NULLIF(?7, 0), ?8, ?9)",
+    [S_CARD_UPDATE_STATUS] = "UPDATE cards SET status = ?2 WHERE card_no = ?1",
+    [S_ORDER_GET] = "SELECT " ORDER_COLUMNS " FROM orders WHERE order_no = ?1",
+    [S_ORDER_INSERT] = "INSERT INTO orders (order_no, card_no, status, channel, payment_method, "
+                       "currency, face_amount, discount_amount, fee_amount, bonus_amount, "
+                       "pay_amount, trade_no, created_at, expires_at, paid_at, credited_at, "
+                       "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                       "?7, ?8, ?9, ?10, ?11, NULLIF(?12, ''), ?13, ?14, NULLIF(?15, 0), "
+                       "NULLIF(?16, 0), ?17)",
+    [S_ORDER_UPDATE] = "UPDATE orders SET status = ?2, trade_no = NULLIF(?3, ''), "
+                       "paid_at = NULLIF(?4, 0), credited_at = NULLIF(?5, 0), updated_at = ?6 "
+                       "WHERE order_no = ?1",
+    [S_ORDERS_DUE] = "SELECT order_no FROM orders WHERE status = 'pending_payment' AND "
+                     "expires_at <= ?1 ORDER BY expires_at LIMIT ?2",
+    [S_CARD_PAID_TODAY] = "SELECT COALESCE(SUM(face_amount), 0) FROM orders WHERE card_no = ?1 "
+                          "AND paid_at >= ?2 AND status IN ('paid', 'succeeded')",
+    [S_IDEM_GET] = "SELECT request_hash, order_no FROM idempotency_keys WHERE key = ?1",
+    [S_IDEM_PUT] = "INSERT INTO idempotency_keys (key, request_hash, order_no, created_at) "
+                   "VALUES (?1, ?2, ?3, ?4)",
+    [S_NOTIFICATION_INSERT] = "INSERT INTO payment_notifications (provider, order_no, trade_no, "
+                              "amount, status, outcome, raw, received_at) VALUES "
+                              "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_PAYMENT_CLAIM] = "INSERT INTO payments (provider, trade_no, order_no, amount, "
+                        "received_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+    [S_TXN_INSERT] = "INSERT INTO ledger_transactions (kind, order_no, currency, created_at) "
+                     "VALUES (?1, ?2, ?3, ?4)",
+    [S_ENTRY_INSERT] = "INSERT INTO ledger_entries (txn_id, account, amount) VALUES (?1, ?2, ?3)",
+    [S_ACCOUNT_UPSERT] = "INSERT INTO accounts (code, currency, balance) VALUES (?1, ?2, ?3) "
+                         "ON CONFLICT (code) DO UPDATE SET balance = balance + excluded.balance "
+                         "WHERE currency = excluded.currency",
+    [S_USER_GET] = "SELECT id, username, password_hash, role FROM users WHERE username = ?1",
+    [S_USER_INSERT] = "INSERT INTO users (username, password_hash, role, created_at) VALUES "
+                      "(?1, ?2, ?3, ?4) ON CONFLICT (username) DO UPDATE SET "
+                      "password_hash = excluded.password_hash, role = excluded.role",
+    [S_TOKEN_INSERT] = "INSERT INTO tokens (hash, user_id, role, card_no, expires_at, "
+                       "created_at) VALUES (?1, ?2, ?3, NULLIF(?4, ''), ?5, ?6)",
+    [S_TOKEN_GET] = "SELECT t.user_id, u.username, t.role, COALESCE(t.card_no, ''), "
+                    "t.expires_at FROM tokens t JOIN users u ON u.id = t.user_id "
+                    "WHERE t.hash = ?1",
+    [S_OUTBOX_PUT] = "INSERT INTO outbox (kind, destination, payload, next_attempt_at, "
+                     "created_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+    [S_LEDGER_COUNTS] = "SELECT (SELECT COUNT(*) FROM ledger_transactions), "
+                        "(SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM ledger_entries)",
+    [S_LEDGER_BAD_TXNS] = "SELECT t.id, COALESCE(SUM(e.amount), 0), COUNT(e.id) FROM "
+                          "ledger_transactions t LEFT JOIN ledger_entries e ON e.txn_id = t.id "
+                          "GROUP BY t.id HAVING COALESCE(SUM(e.amount), 0) <> 0 OR "
+                          "COUNT(e.id) < 2 LIMIT ?1",
+    [S_LEDGER_BAD_ACCOUNTS] = "SELECT a.code, a.balance, COALESCE(s.total, 0) FROM accounts a "
+                              "LEFT JOIN (SELECT account, SUM(amount) AS total FROM "
+                              "ledger_entries GROUP BY account) s ON s.account = a.code "
+                              "WHERE a.balance <> COALESCE(s.total, 0) LIMIT ?1",
+    [S_LEDGER_TOTAL] = "SELECT COALESCE(SUM(balance), 0) FROM accounts",
+    [S_SAVEPOINT] = "SAVEPOINT w",
+    [S_RELEASE] = "RELEASE w",
+    [S_ROLLBACK_TO] = "ROLLBACK TO w",
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_READ_BEGIN] = "BEGIN",
+    [S_READ_END] = "COMMIT",
+};
+
+/* Versioned migrations: migrations[i] takes the schema from version i to i + 1, recorded in
+ * PRAGMA user_version in the same transaction. Never edit a migration that has shipped. */
+static const char *const migrations[] = {
+    "CREATE TABLE plans ("
+    "  code TEXT PRIMARY KEY, name TEXT NOT NULL, currency TEXT NOT NULL,"
+    "  model TEXT NOT NULL CHECK (model IN ('monthly_fee', 'validity')),"
+    "  monthly_fee INTEGER NOT NULL, validity_days INTEGER NOT NULL,"
+    "  validity_step_amount INTEGER NOT NULL, validity_days_max INTEGER NOT NULL,"
+    "  denominations TEXT NOT NULL, amount_min INTEGER NOT NULL, amount_max INTEGER NOT NULL,"
+    "  amount_step INTEGER NOT NULL, daily_limit INTEGER NOT NULL, grace_days INTEGER NOT NULL,"
+    "  recharge_allowed INTEGER NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE cards ("
+    "  card_no TEXT PRIMARY KEY, msisdn TEXT NOT NULL,"
+    "  plan_code TEXT NOT NULL REFERENCES plans (code),"
+    "  status TEXT NOT NULL CHECK (status IN ('active', 'suspended', 'recycled')),"
+    "  activated_at INTEGER NOT NULL, valid_until INTEGER, next_billing_at INTEGER,"
+    "  language TEXT NOT NULL DEFAULT 'zh', created_at INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX cards_msisdn_live ON cards (msisdn) WHERE status <> 'recycled';"
+    "CREATE TABLE orders ("
+    "  order_no TEXT PRIMARY KEY, card_no TEXT NOT NULL REFERENCES cards (card_no),"
+    "  status TEXT NOT NULL CHECK (status IN ('pending_payment', 'paid', 'succeeded', 'failed',"
+    "    'expired', 'review', 'refunding', 'refunded')),"
+    "  channel TEXT NOT NULL, payment_method TEXT NOT NULL, currency TEXT NOT NULL,"
+    "  face_amount INTEGER NOT NULL, discount_amount INTEGER NOT NULL,"
+    "  fee_amount INTEGER NOT NULL, bonus_amount INTEGER NOT NULL, pay_amount INTEGER NOT NULL,"
+    "  trade_no TEXT, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+    "  paid_at INTEGER, credited_at INTEGER, updated_at INTEGER NOT NULL);"
+    "CREATE INDEX orders_pending_expiry ON orders (expires_at) WHERE status = 'pending_payment';"
+    "CREATE INDEX orders_card ON orders (card_no, created_at);"
+    "CREATE TABLE idempotency_keys ("
+    "  key TEXT PRIMARY KEY, request_hash TEXT NOT NULL,"
+    "  order_no TEXT NOT NULL REFERENCES orders (order_no), created_at INTEGER NOT NULL);"
+    "CREATE TABLE payment_notifications ("
+    "  id INTEGER PRIMARY KEY, provider TEXT NOT NULL, order_no TEXT, trade_no TEXT,"
+    "  amount INTEGER, status TEXT, outcome TEXT NOT NULL, raw BLOB NOT NULL,"
+    "  received_at INTEGER NOT NULL);"
+    "CREATE INDEX payment_notifications_order ON payment_notifications (order_no);"
+    "CREATE TABLE payments ("
+    "  provider TEXT NOT NULL, trade_no TEXT NOT NULL,"
+    "  order_no TEXT NOT NULL REFERENCES orders (order_no), amount INTEGER NOT NULL,"
+    "  received_at INTEGER NOT NULL, PRIMARY KEY (provider, trade_no));"
+    "CREATE TABLE accounts ("
+    "  code TEXT PRIMARY KEY, currency TEXT NOT NULL,"
+    "  balance INTEGER NOT NULL CHECK (typeof(balance) = 'integer'));"
+    "CREATE TABLE ledger_transactions ("
+    "  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, order_no TEXT, currency TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX ledger_transactions_once ON ledger_transactions (kind, order_no)"
+    "  WHERE order_no IS NOT NULL;"
+    "CREATE TABLE ledger_entries ("
+    "  id INTEGER PRIMARY KEY, txn_id INTEGER NOT NULL REFERENCES ledger_transactions (id),"
+    "  account TEXT NOT NULL REFERENCES accounts (code),"
+    "  amount INTEGER NOT NULL CHECK (typeof(amount) = 'integer' AND amount <> 0));"
+    "CREATE INDEX ledger_entries_account ON ledger_entries (account);"
+    "CREATE INDEX ledger_entries_txn ON ledger_entries (txn_id);"
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,"
+    "  role TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE tokens ("
+    "  hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id),"
+    "  role TEXT NOT NULL, card_no TEXT, expires_at INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, destination TEXT NOT NULL,"
+    "  payload TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',"
+    "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status = 'pending';",
+};
+#define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define READERS_MAX 64
+#define PLANS_LIST_MAX 1000
+
+struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[S_COUNT];
+};
+
+struct store_tx {
+    struct store_tx_base base;
+    struct conn *conn;
+};
+
+struct write_request {
+    store_write_fn fn;
+    void *arg;
+    int result;
+    sem_t done;
+    struct write_request *next;
+};
+
+struct store {
+    struct store_base base;
+    char *path;
+    int64_t batch_max;
+
+    struct conn writer; /* owned by the writer thread once started */
+    pthread_t writer_thread;
+    pthread_mutex_t queue_lock;
+    pthread_cond_t queue_ready;
+    struct write_request *queue_head;
+    struct write_request *queue_tail;
+    bool stopping;
+    struct store_stats stats; /* under queue_lock */
+
+    struct conn readers[READERS_MAX];
+    int readers_count;
+    int readers_free[READERS_MAX];
+    int readers_free_count;
+    pthread_mutex_t readers_lock;
+    pthread_cond_t readers_ready;
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Connections and statements                                                               */
+/* ---------------------------------------------------------------------------------------- */
+
+static sqlite3_stmt *stmt(struct conn *conn, enum stmt_id id)
+{
+    if (conn->stmts[id] == NULL) {
+        int rc = sqlite3_prepare_v3(conn->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &conn->stmts[id], NULL);
+        if (rc != SQLITE_OK) {
+            LOG_ERROR("store: prepare failed", "error", sqlite3_errmsg(conn->db), "sql",
+                      stmt_sql[id]);
+            LEB_ASSERT(rc == SQLITE_OK); /* our SQL is wrong: a programmer error */
+        }
+    } else {
+        sqlite3_reset(conn->stmts[id]);
+        sqlite3_clear_bindings(conn->stmts[id]);
+    }
+    return conn->stmts[id];
+}
+
+static void bind_text(sqlite3_stmt *s, int index, const char *text)
+{
+    LEB_ASSERT(sqlite3_bind_text(s, index, text, -1, SQLITE_STATIC) == SQLITE_OK);
+}
+
+static void bind_int(sqlite3_stmt *s, int index, int64_t value)
+{
+    LEB_ASSERT(sqlite3_bind_int64(s, index, value) == SQLITE_OK);
+}
+
+static void column_copy(char *out, size_t size, sqlite3_stmt *s, int column)
+{
+    const unsigned char *text = sqlite3_column_text(s, column);
+    snprintf(out, size, "%s", text ? (const char *)text : "");
+}
+
+/* Runs a statement that returns no row; maps constraint failures to "on_constraint". */
+static int step_done(struct conn *conn, sqlite3_stmt *s, int on_constraint)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return on_constraint;
+    LOG_ERROR("store: statement failed", "error", sqlite3_errmsg(conn->db));
+    return LEB_E_UNAVAILABLE;
+}
+
+static int exec_simple(struct conn *conn, enum stmt_id id)
+{
+    return step_done(conn, stmt(conn, id), LEB_E_INTERNAL);
+}
+
+static int conn_open(struct conn *conn, const char *path, bool writer)
+{
+    memset(conn, 0, sizeof(*conn));
+    int flags = SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                                              : SQLITE_OPEN_READONLY);
+    if (sqlite3_open_v2(path, &conn->db, flags, NULL) != SQLITE_OK) {
+        LOG_ERROR("store: cannot open the database", "error",
+                  conn->db ? sqlite3_errmsg(conn->db) : "out of memory");
+        sqlite3_close(conn->db);
+        conn->db = NULL;
+        return LEB_E_UNAVAILABLE;
+    }
+    sqlite3_busy_timeout(conn->db, 10000);
+    sqlite3_extended_result_codes(conn->db, 1);
+    const char *pragmas = writer ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                                   "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
+                                 : "PRAGMA query_only = ON; PRAGMA temp_store = MEMORY;";
+    char *error = NULL;
+    if (sqlite3_exec(conn->db, pragmas, NULL, NULL, &error) != SQLITE_OK) {
+        LOG_ERROR("store: cannot configure the database", "error", error ? error : "?");
+        sqlite3_free(error);
+        return LEB_E_UNAVAILABLE;
+    }
+    return 0;
+}
+
+/* Prepares every statement up front, so that a wrong statement stops lebd at start-up rather
+ * than on the first request that needs it. */
+static void conn_prepare_all(struct conn *conn)
+{
+    for (int i = 0; i < S_COUNT; i++)
+        (void)stmt(conn, (enum stmt_id)i);
+}
+
+static void conn_close(struct conn *conn)
+{
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(conn->stmts[i]);
+    sqlite3_close(conn->db);
+    memset(conn, 0, sizeof(*conn));
+}
+
+static int migrate(struct conn *conn)
+{
+    sqlite3_stmt *s = NULL;
+    LEB_ASSERT(sqlite3_prepare_v2(conn->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK);
+    int version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+    sqlite3_finalize(s);
+    if (version < 0 || version > MIGRATIONS_COUNT) {
+        LOG_ERROR("store: the database's schema is newer than this lebd", "schema_version",
+                  LOG_RAW("0"));
+        return LEB_E_UNAVAILABLE;
+    }
+    for (int v = version; v < MIGRATIONS_COUNT; v++) {
+        char pragma[64];
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d;", v + 1);
+        char *error = NULL;
+        int rc = sqlite3_exec(conn->db, "BEGIN IMMEDIATE", NULL, NULL, &error);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(conn->db, migrations[v], NULL, NULL, &error);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(conn->db, pragma, NULL, NULL, &error);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(conn->db, "COMMIT", NULL, NULL, &error);
+        if (rc != SQLITE_OK) {
+            LOG_ERROR("store: migration failed", "error", error ? error : "?");
+            sqlite3_free(error);
+            sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
+            return LEB_E_UNAVAILABLE;
+        }
+        char version_text[16];
+        snprintf(version_text, sizeof(version_text), "%d", v + 1);
+        LOG_INFO("store: migrated", "schema_version", version_text);
+    }
+    return 0;
+}
+
+static struct conn *reader_take(struct store *store)
+{
+    pthread_mutex_lock(&store->readers_lock);
+    while (store->readers_free_count == 0)
+        pthread_cond_wait(&store->readers_ready, &store->readers_lock);
+    int index = store->readers_free[--store->readers_free_count];
+    pthread_mutex_unlock(&store->readers_lock);
+    return &store->readers[index];
+}
+
+static void reader_give(struct store *store, struct conn *conn)
+{
+    pthread_mutex_lock(&store->readers_lock);
+    store->readers_free[store->readers_free_count++] = (int)(conn - store->readers);
+    pthread_cond_signal(&store->readers_ready);
+    pthread_mutex_unlock(&store->readers_lock);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Row readers, shared by reads and by reads inside a write                                 */
+/* ---------------------------------------------------------------------------------------- */
+
+static void plan_from_row(struct plan *out, sqlite3_stmt *s)
+{
+    memset(out, 0, sizeof(*out));
+    column_copy(out->code, sizeof(out->code), s, 0);
+    column_copy(out->name, sizeof(out->name), s, 1);
+    column_copy(out->currency, sizeof(out->currency), s, 2);
+    const char *model = (const char *)sqlite3_column_text(s, 3);
+    LEB_ASSERT(retention_model_parse(&out->model, model) == 0);
+    out->monthly_fee = sqlite3_column_int64(s, 4);
+    out->validity_days = sqlite3_column_int(s, 5);
+    out->validity_step_amount = sqlite3_column_int64(s, 6);
+    out->validity_days_max = sqlite3_column_int(s, 7);
+    const char *denominations = (const char *)sqlite3_column_text(s, 8);
+    for (const char *p = denominations; p && *p && out->denominations_count < PLAN_DENOMINATIONS_MAX;) {
+        char *end = NULL;
+        out->denominations[out->denominations_count++] = strtoll(p, &end, 10);
+        p = (*end == ',') ? end + 1 : end;
+    }
+    out->amount_min = sqlite3_column_int64(s, 9);
+    out->amount_max = sqlite3_column_int64(s, 10);
+    out->amount_step = sqlite3_column_int64(s, 11);
+    out->daily_limit = sqlite3_column_int64(s, 12);
+    out->grace_days = sqlite3_column_int(s, 13);
+    out->recharge_allowed = sqlite3_column_int(s, 14) != 0;
+}
+
+static int q_plan_get(struct conn *conn, struct plan *out, const char *code)
+{
+    sqlite3_stmt *s = stmt(conn, S_PLAN_GET);
+    bind_text(s, 1, code);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        plan_from_row(out, s);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_PLAN_NOT_FOUND : LEB_E_UNAVAILABLE;
+}
+
+static void card_from_row(struct card_row *out, sqlite3_stmt *s)
+{
+    memset(out, 0, sizeof(*out));
+    column_copy(out->card_no, sizeof(out->card_no), s, 0);
+    column_copy(out->msisdn, sizeof(out->msisdn), s, 1);
+    column_copy(out->plan_code, sizeof(out->plan_code), s, 2);
+    LEB_ASSERT(card_status_parse(&out->status, (const char *)sqlite3_column_text(s, 3)) == 0);
+    out->balance = sqlite3_column_int64(s, 4);
+    column_copy(out->currency, sizeof(out->currency), s, 5);
+    out->activated_at = sqlite3_column_int64(s, 6);
+    out->valid_until = sqlite3_column_int64(s, 7);
+    out->next_billing_at = sqlite3_column_int64(s, 8);
+    column_copy(out->language, sizeof(out->language), s, 9);
+    out->created_at = sqlite3_column_int64(s, 10);
+}
+
+static int q_card_get(struct conn *conn, struct card_row *out, enum stmt_id id, const char *key)
+{
+    sqlite3_stmt *s = stmt(conn, id);
+    bind_text(s, 1, key);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        card_from_row(out, s);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_CARD_NOT_FOUND : LEB_E_UNAVAILABLE;
+}
+
+static int q_order_get(struct conn *conn, struct order_row *out, const char *order_no)
+{
+    sqlite3_stmt *s = stmt(conn, S_ORDER_GET);
+    bind_text(s, 1, order_no);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        column_copy(out->order_no, sizeof(out->order_no), s, 0);
+        column_copy(out->card_no, sizeof(out->card_no), s, 1);
+        LEB_ASSERT(order_status_parse(&out->status, (const char *)sqlite3_column_text(s, 2)) ==
+                   0);
+        LEB_ASSERT(channel_parse(&out->channel, (const char *)sqlite3_column_text(s, 3)) == 0);
+        LEB_ASSERT(payment_method_parse(&out->method, (const char *)sqlite3_column_text(s, 4)) ==
+                   0);
+        column_copy(out->quote.currency, sizeof(out->quote.currency), s, 5);
+        out->quote.face_amount = sqlite3_column_int64(s, 6);
+        out->quote.discount_amount = sqlite3_column_int64(s, 7);
+        out->quote.fee_amount = sqlite3_column_int64(s, 8);
+        out->quote.bonus_amount = sqlite3_column_int64(s, 9);
+        out->quote.pay_amount = sqlite3_column_int64(s, 10);
+        column_copy(out->trade_no, sizeof(out->trade_no), s, 11);
+        out->created_at = sqlite3_column_int64(s, 12);
+        out->expires_at = sqlite3_column_int64(s, 13);
+        out->paid_at = sqlite3_column_int64(s, 14);
+        out->credited_at = sqlite3_column_int64(s, 15);
+        out->updated_at = sqlite3_column_int64(s, 16);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_ORDER_NOT_FOUND : LEB_E_UNAVAILABLE;
+}
+
+static int q_user_get(struct conn *conn, struct user_row *out, const char *username)
+{
+    sqlite3_stmt *s = stmt(conn, S_USER_GET);
+    bind_text(s, 1, username);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        out->id = sqlite3_column_int64(s, 0);
+        column_copy(out->username, sizeof(out->username), s, 1);
+        column_copy(out->password_hash, sizeof(out->password_hash), s, 2);
+        LEB_ASSERT(role_parse(&out->role, (const char *)sqlite3_column_text(s, 3)) == 0);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_NOT_FOUND : LEB_E_UNAVAILABLE;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Reads                                                                                    */
+/* ---------------------------------------------------------------------------------------- */
+
+static int sqlite_plan_get(struct store *store, struct plan *out, const char *code)
+{
+    struct conn *conn = reader_take(store);
+    int rc = q_plan_get(conn, out, code);
+    reader_give(store, conn);
+    return rc;
+}
+
+static int sqlite_plans_list(struct store *store, struct plan **out, size_t *count)
+{
+    struct conn *conn = reader_take(store);
+    size_t capacity = 16, n = 0;
+    struct plan *plans = malloc(capacity * sizeof(*plans));
+    LEB_ASSERT(plans != NULL);
+    sqlite3_stmt *s = stmt(conn, S_PLANS_LIST);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < PLANS_LIST_MAX) {
+        if (n == capacity) {
+            capacity *= 2;
+            plans = realloc(plans, capacity * sizeof(*plans));
+            LEB_ASSERT(plans != NULL);
+        }
+        plan_from_row(&plans[n++], s);
+    }
+    sqlite3_reset(s);
+    reader_give(store, conn);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        free(plans);
+        return LEB_E_UNAVAILABLE;
+    }
+    *out = plans;
+    *count = n;
+    return 0;
+}
+
+static int sqlite_card_get(struct store *store, struct card_row *out, const char *card_no)
+{
+    struct conn *conn = reader_take(store);
+    int rc = q_card_get(conn, out, S_CARD_GET, card_no);
+    reader_give(store, conn);
+    return rc;
+}
+
+static int sqlite_card_get_by_msisdn(struct store *store, struct card_row *out, const char *msisdn)
+{
+    struct conn *conn = reader_take(store);
+    int rc = q_card_get(conn, out, S_CARD_GET_BY_MSISDN, msisdn);
+    reader_give(store, conn);
+    return rc;
+}
+
+static int sqlite_order_get(struct store *store, struct order_row *out, const char *order_no)
+{
+    struct conn *conn = reader_take(store);
+    int rc = q_order_get(conn, out, order_no);
+    reader_give(store, conn);
+    return rc;
+}
+
+static int sqlite_user_get(struct store *store, struct user_row *out, const char *username)
+{
+    struct conn *conn = reader_take(store);
+    int rc = q_user_get(conn, out, username);
+    reader_give(store, conn);
+    return rc;
+}
+
+static int sqlite_token_get(struct store *store, struct token_row *out, const char *hash)
+{
+    struct conn *conn = reader_take(store);
+    sqlite3_stmt *s = stmt(conn, S_TOKEN_GET);
+    bind_text(s, 1, hash);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        out->user_id = sqlite3_column_int64(s, 0);
+        column_copy(out->username, sizeof(out->username), s, 1);
+        LEB_ASSERT(role_parse(&out->role, (const char *)sqlite3_column_text(s, 2)) == 0);
+        column_copy(out->card_no, sizeof(out->card_no), s, 3);
+        out->expires_at = sqlite3_column_int64(s, 4);
+    }
+    sqlite3_reset(s);
+    reader_give(store, conn);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_UNAUTHORIZED : LEB_E_UNAVAILABLE;
+}
+
+static void mismatch_add(struct ledger_report *out, const char *what, const char *ref,
+                         int64_t expected, int64_t actual)
+{
+    out->balanced = false;
+    if (out->mismatches_count == LEDGER_MISMATCHES_MAX)
+        return;
+    struct ledger_mismatch *m = &out->mismatches[out->mismatches_count++];
+    snprintf(m->what, sizeof(m->what), "%s", what);
+    snprintf(m->ref, sizeof(m->ref), "%s", ref);
+    m->expected = expected;
+    m->actual = actual;
+}
+
+/* Proves the ledger in one read snapshot: every transaction has two or more entries summing
+ * to zero, every account's stored balance is the sum of its entries (so a card's balance is),
+ * and all balances together sum to zero. */
+static int sqlite_ledger_check(struct store *store, struct ledger_report *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->balanced = true;
+    struct conn *conn = reader_take(store);
+    int rc = exec_simple(conn, S_READ_BEGIN);
+    if (rc < 0)
+        goto out;
+    sqlite3_stmt *s = stmt(conn, S_LEDGER_COUNTS);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        out->transactions = sqlite3_column_int64(s, 0);
+        out->accounts = sqlite3_column_int64(s, 1);
+        out->entries = sqlite3_column_int64(s, 2);
+    }
+    sqlite3_reset(s);
+    s = stmt(conn, S_LEDGER_BAD_TXNS);
+    bind_int(s, 1, LEDGER_MISMATCHES_MAX);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        char ref[32];
+        snprintf(ref, sizeof(ref), "%lld", (long long)sqlite3_column_int64(s, 0));
+        mismatch_add(out, "transaction", ref, 0, sqlite3_column_int64(s, 1));
+    }
+    sqlite3_reset(s);
+    s = stmt(conn, S_LEDGER_BAD_ACCOUNTS);
+    bind_int(s, 1, LEDGER_MISMATCHES_MAX);
+    while (sqlite3_step(s) == SQLITE_ROW)
+        mismatch_add(out, "account", (const char *)sqlite3_column_text(s, 0),
+                     sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 1));
+    sqlite3_reset(s);
+    s = stmt(conn, S_LEDGER_TOTAL);
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 0) != 0)
+        mismatch_add(out, "total", "all accounts", 0, sqlite3_column_int64(s, 0));
+    sqlite3_reset(s);
+    rc = exec_simple(conn, S_READ_END);
+out:
+    reader_give(store, conn);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Inside a write                                                                           */
+/* ---------------------------------------------------------------------------------------- */
+
+static struct conn *tx_conn(struct store_tx *tx)
+{
+    return tx->conn;
+}
+
+static int tx_plan_get(struct store_tx *tx, struct plan *out, const char *code)
+{
+    return q_plan_get(tx_conn(tx), out, code);
+}
+
+static int tx_plan_insert(struct store_tx *tx, const struct plan *plan, int64_t now)
+{
+    char denominations[PLAN_DENOMINATIONS_MAX * 21] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < plan->denominations_count; i++)
+        used += (size_t)snprintf(denominations + used, sizeof(denominations) - used, "%s%lld",
+                                 i ? "," : "", (long long)plan->denominations[i]);
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_PLAN_INSERT);
+    bind_text(s, 1, plan->code);
+    bind_text(s, 2, plan->name);
+    bind_text(s, 3, plan->currency);
+    bind_text(s, 4, retention_model_name(plan->model));
+    bind_int(s, 5, plan->monthly_fee);
+    bind_int(s, 6, plan->validity_days);
+    bind_int(s, 7, plan->validity_step_amount);
+    bind_int(s, 8, plan->validity_days_max);
+    bind_text(s, 9, denominations);
+    bind_int(s, 10, plan->amount_min);
+    bind_int(s, 11, plan->amount_max);
+    bind_int(s, 12, plan->amount_step);
+    bind_int(s, 13, plan->daily_limit);
+    bind_int(s, 14, plan->grace_days);
+    bind_int(s, 15, plan->recharge_allowed ? 1 : 0);
+    bind_int(s, 16, now);
+    return step_done(conn, s, LEB_E_PLAN_EXISTS);
+}
+
+static int tx_card_get(struct store_tx *tx, struct card_row *out, const char *card_no)
+{
+    return q_card_get(tx_conn(tx), out, S_CARD_GET, card_no);
+}
+
+static int tx_card_insert(struct store_tx *tx, const struct card_row *card)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_CARD_INSERT);
+    bind_text(s, 1, card->card_no);
+    bind_text(s, 2, card->msisdn);
+    bind_text(s, 3, card->plan_code);
+    bind_text(s, 4, card_status_name(card->status));
+    bind_int(s, 5, card->activated_at);
+    bind_int(s, 6, card->valid_until);
+    bind_int(s, 7, card->next_billing_at);
+    bind_text(s, 8, card->language[0] ? card->language : "zh");
+    bind_int(s, 9, card->created_at);
+    return step_done(conn, s, LEB_E_CARD_EXISTS);
+}
+
+static int tx_card_update_status(struct store_tx *tx, const char *card_no, enum card_status status)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_CARD_UPDATE_STATUS);
+    bind_text(s, 1, card_no);
+    bind_text(s, 2, card_status_name(status));
+    int rc = step_done(conn, s, LEB_E_INTERNAL);
+    if (rc == 0 && sqlite3_changes(conn->db) != 1)
+        return LEB_E_CARD_NOT_FOUND;
+    return rc;
+}
+
+static int tx_order_get(struct store_tx *tx, struct order_row *out, const char *order_no)
+{
+    return q_order_get(tx_conn(tx), out, order_no);
+}
+
+static int tx_order_insert(struct store_tx *tx, const struct order_row *order)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_ORDER_INSERT);
+    bind_text(s, 1, order->order_no);
+    bind_text(s, 2, order->card_no);
+    bind_text(s, 3, order_status_name(order->status));
+    bind_text(s, 4, channel_name(order->channel));
+    bind_text(s, 5, payment_method_name(order->method));
+    bind_text(s, 6, order->quote.currency);
+    bind_int(s, 7, order->quote.face_amount);
+    bind_int(s, 8, order->quote.discount_amount);
+    bind_int(s, 9, order->quote.fee_amount);
+    bind_int(s, 10, order->quote.bonus_amount);
+    bind_int(s, 11, order->quote.pay_amount);
+    bind_text(s, 12, order->trade_no);
+    bind_int(s, 13, order->created_at);
+    bind_int(s, 14, order->expires_at);
+    bind_int(s, 15, order->paid_at);
+    bind_int(s, 16, order->credited_at);
+    bind_int(s, 17, order->updated_at);
+    return step_done(conn, s, LEB_E_INTERNAL);
+}
+
+static int tx_order_update(struct store_tx *tx, const struct order_row *order)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_ORDER_UPDATE);
+    bind_text(s, 1, order->order_no);
+    bind_text(s, 2, order_status_name(order->status));
+    bind_text(s, 3, order->trade_no);
+    bind_int(s, 4, order->paid_at);
+    bind_int(s, 5, order->credited_at);
+    bind_int(s, 6, order->updated_at);
+    int rc = step_done(conn, s, LEB_E_INTERNAL);
+    if (rc == 0 && sqlite3_changes(conn->db) != 1)
+        return LEB_E_ORDER_NOT_FOUND;
+    return rc;
+}
+
+static int tx_orders_due_expiry(struct store_tx *tx, int64_t now, char (*out)[ORDER_NO_SIZE],
+                                size_t max, size_t *count)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_ORDERS_DUE);
+    bind_int(s, 1, now);
+    bind_int(s, 2, (int64_t)max);
+    size_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < max)
+        column_copy(out[n++], ORDER_NO_SIZE, s, 0);
+    sqlite3_reset(s);
+    *count = n;
+    return (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : LEB_E_UNAVAILABLE;
+}
+
+static int tx_card_paid_today(struct store_tx *tx, const char *card_no, int64_t day_start,
+                              int64_t *out_total)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_CARD_PAID_TODAY);
+    bind_text(s, 1, card_no);
+    bind_int(s, 2, day_start);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out_total = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : LEB_E_UNAVAILABLE;
+}
+
+static int tx_idempotency_get(struct store_tx *tx, const char *key, char out_hash[REQUEST_HASH_SIZE],
+                              char out_order_no[ORDER_NO_SIZE])
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_IDEM_GET);
+    bind_text(s, 1, key);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        column_copy(out_hash, REQUEST_HASH_SIZE, s, 0);
+        column_copy(out_order_no, ORDER_NO_SIZE, s, 1);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_NOT_FOUND : LEB_E_UNAVAILABLE;
+}
+
+static int tx_idempotency_put(struct store_tx *tx, const char *key, const char *request_hash,
+                              const char *order_no, int64_t now)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_IDEM_PUT);
+    bind_text(s, 1, key);
+    bind_text(s, 2, request_hash);
+    bind_text(s, 3, order_no);
+    bind_int(s, 4, now);
+    return step_done(conn, s, LEB_E_IDEMPOTENCY_CONFLICT);
+}
+
+static int tx_notification_insert(struct store_tx *tx, const struct notification_row *row)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_NOTIFICATION_INSERT);
+    bind_text(s, 1, row->provider);
+    bind_text(s, 2, row->order_no);
+    bind_text(s, 3, row->trade_no);
+    bind_int(s, 4, row->amount);
+    bind_text(s, 5, row->status ? row->status : "");
+    bind_text(s, 6, row->outcome);
+    LEB_ASSERT(sqlite3_bind_blob64(s, 7, row->raw ? row->raw : "", row->raw_size,
+                                   SQLITE_STATIC) == SQLITE_OK);
+    bind_int(s, 8, row->received_at);
+    return step_done(conn, s, LEB_E_INTERNAL);
+}
+
+/* 0 if this (provider, trade_no) was never seen, 1 if it was: the
+ * primary key is what makes a payment count once, whatever the timing of duplicates. */
+static int tx_payment_claim(struct store_tx *tx, const char *provider, const char *trade_no,
+                            const char *order_no, int64_t amount, int64_t now)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_PAYMENT_CLAIM);
+    bind_text(s, 1, provider);
+    bind_text(s, 2, trade_no);
+    bind_text(s, 3, order_no);
+    bind_int(s, 4, amount);
+    bind_int(s, 5, now);
+    int rc = step_done(conn, s, LEB_E_INTERNAL);
+    if (rc < 0)
+        return rc;
+    return sqlite3_changes(conn->db) == 1 ? 0 : 1;
+}
+
+static int tx_ledger_post(struct store_tx *tx, const struct ledger_posting *posting,
+                          const char *order_no, int64_t now)
+{
+    LEB_ASSERT(ledger_posting_check(posting) == 0);
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_TXN_INSERT);
+    bind_text(s, 1, ledger_txn_kind_name(posting->kind));
+    if (order_no != NULL)
+        bind_text(s, 2, order_no);
+    bind_text(s, 3, posting->currency);
+    bind_int(s, 4, now);
+    int rc = step_done(conn, s, LEB_E_ILLEGAL_TRANSITION);
+    if (rc < 0)
+        return rc;
+    int64_t txn_id = sqlite3_last_insert_rowid(conn->db);
+    for (size_t i = 0; i < posting->count; i++) {
+        const struct ledger_entry *entry = &posting->entries[i];
+        s = stmt(conn, S_ACCOUNT_UPSERT);
+        bind_text(s, 1, entry->account);
+        bind_text(s, 2, posting->currency);
+        bind_int(s, 3, entry->amount);
+        rc = step_done(conn, s, LEB_E_OVERFLOW);
+        if (rc < 0)
+            return rc;
+        if (sqlite3_changes(conn->db) != 1)
+            return LEB_E_CURRENCY_MISMATCH;
+        s = stmt(conn, S_ENTRY_INSERT);
+        bind_int(s, 1, txn_id);
+        bind_text(s, 2, entry->account);
+        bind_int(s, 3, entry->amount);
+        rc = step_done(conn, s, LEB_E_INTERNAL);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int tx_user_get(struct store_tx *tx, struct user_row *out, const char *username)
+{
+    return q_user_get(tx_conn(tx), out, username);
+}
+
+static int tx_user_put(struct store_tx *tx, const struct user_row *user, int64_t now)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_USER_INSERT);
+    bind_text(s, 1, user->username);
+    bind_text(s, 2, user->password_hash);
+    bind_text(s, 3, role_name(user->role));
+    bind_int(s, 4, now);
+    return step_done(conn, s, LEB_E_INTERNAL);
+}
+
+static int tx_token_insert(struct store_tx *tx, const char *hash, const struct token_row *token,
+                           int64_t now)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_TOKEN_INSERT);
+    bind_text(s, 1, hash);
+    bind_int(s, 2, token->user_id);
+    bind_text(s, 3, role_name(token->role));
+    bind_text(s, 4, token->card_no);
+    bind_int(s, 5, token->expires_at);
+    bind_int(s, 6, now);
+    return step_done(conn, s, LEB_E_INTERNAL);
+}
+
+static int tx_outbox_put(struct store_tx *tx, const char *kind, const char *destination,
+                         const char *payload, int64_t now)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_OUTBOX_PUT);
+    bind_text(s, 1, kind);
+    bind_text(s, 2, destination);
+    bind_text(s, 3, payload);
+    bind_int(s, 4, now);
+    return step_done(conn, s, LEB_E_INTERNAL);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Group commit                                                                             */
+/* ---------------------------------------------------------------------------------------- */
+
+static int64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static size_t bucket_of(uint64_t value, const uint64_t *bounds, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (value <= bounds[i])
+            return i;
+    return count;
+}
+
+/* Runs one batch in one transaction. Each request gets its own savepoint: a request whose
+ * function fails is rolled back alone. If the commit itself fails, nothing of the batch was
+ * written and every request of it fails. */
+static void run_batch(struct store *store, struct write_request **batch, size_t count)
+{
+    struct conn *conn = &store->writer;
+    struct store_tx tx = {.base = {.backend = &store_sqlite_backend}, .conn = conn};
+    int64_t started_us = monotonic_us();
+    int rc = exec_simple(conn, S_BEGIN);
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        struct write_request *request = batch[i];
+        if (exec_simple(conn, S_SAVEPOINT) < 0) {
+            rc = LEB_E_UNAVAILABLE;
+            break;
+        }
+        request->result = request->fn(&tx, request->arg);
+        if (request->result < 0 && exec_simple(conn, S_ROLLBACK_TO) < 0)
+            rc = LEB_E_UNAVAILABLE;
+        if (rc == 0 && exec_simple(conn, S_RELEASE) < 0)
+            rc = LEB_E_UNAVAILABLE;
+        if (sqlite3_get_autocommit(conn->db))
+            rc = LEB_E_UNAVAILABLE; /* SQLite rolled the whole transaction back (disk full) */
+    }
+    if (rc == 0)
+        rc = exec_simple(conn, S_COMMIT);
+    if (rc < 0) {
+        if (!sqlite3_get_autocommit(conn->db))
+            (void)exec_simple(conn, S_ROLLBACK);
+        LOG_ERROR("store: a batch failed to commit; its writes are refused");
+        for (size_t i = 0; i < count; i++)
+            batch[i]->result = LEB_E_UNAVAILABLE;
+    }
+    uint64_t commit_us = (uint64_t)(monotonic_us() - started_us);
+    static const uint64_t size_bounds[] = {1, 2, 4, 8, 16, 32, 64};
+    static const uint64_t us_bounds[] = {500, 1000, 2000, 5000, 10000, 25000, 50000};
+    pthread_mutex_lock(&store->queue_lock);
+    store->stats.commits++;
+    store->stats.writes += count;
+    store->stats.batch_size_buckets[bucket_of(count, size_bounds, 7)]++;
+    store->stats.commit_us_buckets[bucket_of(commit_us, us_bounds, 7)]++;
+    store->stats.commit_us_sum += commit_us;
+    pthread_mutex_unlock(&store->queue_lock);
+    for (size_t i = 0; i < count; i++)
+        sem_post(&batch[i]->done);
+}
+
+static void *writer_main(void *arg)
+{
+    struct store *store = arg;
+    struct write_request **batch = calloc((size_t)store->batch_max, sizeof(*batch));
+    LEB_ASSERT(batch != NULL);
+    for (;;) {
+        pthread_mutex_lock(&store->queue_lock);
+        while (store->queue_head == NULL && !store->stopping)
+            pthread_cond_wait(&store->queue_ready, &store->queue_lock);
+        if (store->queue_head == NULL && store->stopping) {
+            pthread_mutex_unlock(&store->queue_lock);
+            break;
+        }
+        size_t count = 0;
+        while (store->queue_head != NULL && count < (size_t)store->batch_max) {
+            batch[count++] = store->queue_head;
+            store->queue_head = store->queue_head->next;
+        }
+        if (store->queue_head == NULL)
+            store->queue_tail = NULL;
+        pthread_mutex_unlock(&store->queue_lock);
+        run_batch(store, batch, count);
+    }
+    free(batch);
+    return NULL;
+}
+
+static int sqlite_write(struct store *store, store_write_fn fn, void *arg)
+{
+    struct write_request request = {.fn = fn, .arg = arg, .result = LEB_E_UNAVAILABLE};
+    LEB_ASSERT(sem_init(&request.done, 0, 0) == 0);
+    pthread_mutex_lock(&store->queue_lock);
+    if (store->stopping) {
+        pthread_mutex_unlock(&store->queue_lock);
+        sem_destroy(&request.done);
+        return LEB_E_UNAVAILABLE;
+    }
+    if (store->queue_tail)
+        store->queue_tail->next = &request;
+    else
+        store->queue_head = &request;
+    store->queue_tail = &request;
+    pthread_cond_signal(&store->queue_ready);
+    pthread_mutex_unlock(&store->queue_lock);
+    while (sem_wait(&request.done) != 0)
+        LEB_ASSERT(errno == EINTR);
+    sem_destroy(&request.done);
+    return request.result;
+}
+
+static void sqlite_stats(const struct store *store, struct store_stats *out)
+{
+    struct store *mutable_store = (struct store *)store;
+    pthread_mutex_lock(&mutable_store->queue_lock);
+    *out = store->stats;
+    pthread_mutex_unlock(&mutable_store->queue_lock);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Open and close                                                                           */
+/* ---------------------------------------------------------------------------------------- */
+
+static void sqlite_close(struct store *store)
+{
+    if (store == NULL)
+        return;
+    if (store->writer.db != NULL && store->writer_thread) {
+        pthread_mutex_lock(&store->queue_lock);
+        store->stopping = true;
+        pthread_cond_broadcast(&store->queue_ready);
+        pthread_mutex_unlock(&store->queue_lock);
+        pthread_join(store->writer_thread, NULL);
+    }
+    for (int i = 0; i < store->readers_count; i++)
+        conn_close(&store->readers[i]);
+    if (store->writer.db != NULL) {
+        (void)sqlite3_wal_checkpoint_v2(store->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+                                        NULL);
+        conn_close(&store->writer);
+    }
+    pthread_mutex_destroy(&store->queue_lock);
+    pthread_cond_destroy(&store->queue_ready);
+    pthread_mutex_destroy(&store->readers_lock);
+    pthread_cond_destroy(&store->readers_ready);
+    free(store->path);
+    free(store);
+}
+
+static int sqlite_open(struct store **out, const char *location, const struct store_options *options)
+{
+    if (location[0] == '\0')
+        return LEB_E_INVALID_REQUEST;
+    struct store *store = calloc(1, sizeof(*store));
+    LEB_ASSERT(store != NULL);
+    store->base.backend = &store_sqlite_backend;
+    store->path = strdup(location);
+    LEB_ASSERT(store->path != NULL);
+    store->batch_max = options->batch_max > 0 ? options->batch_max : 256;
+    pthread_mutex_init(&store->queue_lock, NULL);
+    pthread_cond_init(&store->queue_ready, NULL);
+    pthread_mutex_init(&store->readers_lock, NULL);
+    pthread_cond_init(&store->readers_ready, NULL);
+
+    int rc = conn_open(&store->writer, store->path, true);
+    if (rc == 0)
+        rc = migrate(&store->writer);
+    if (rc == 0)
+        conn_prepare_all(&store->writer);
+    int readers = options->readers > 0 ? options->readers : 16;
+    if (readers > READERS_MAX)
+        readers = READERS_MAX;
+    for (int i = 0; rc == 0 && i < readers; i++) {
+        rc = conn_open(&store->readers[i], store->path, false);
+        if (rc == 0) {
+            conn_prepare_all(&store->readers[i]);
+            store->readers_free[store->readers_free_count++] = i;
+            store->readers_count++;
+        }
+    }
+    if (rc == 0 && pthread_create(&store->writer_thread, NULL, writer_main, store) != 0)
+        rc = LEB_E_UNAVAILABLE;
+    if (rc < 0) {
+        sqlite_close(store);
+        return rc;
+    }
+    *out = store;
+    return 0;
+}
+
+const struct store_backend store_sqlite_backend = {
+    .version = STORE_BACKEND_VERSION,
+    .scheme = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .write = sqlite_write,
+    .stats = sqlite_stats,
+    .plan_get = sqlite_plan_get,
+    .plans_list = sqlite_plans_list,
+    .card_get = sqlite_card_get,
+    .card_get_by_msisdn = sqlite_card_get_by_msisdn,
+    .order_get = sqlite_order_get,
+    .user_get = sqlite_user_get,
+    .token_get = sqlite_token_get,
+    .ledger_check = sqlite_ledger_check,
+    .tx_plan_get = tx_plan_get,
+    .tx_plan_insert = tx_plan_insert,
+    .tx_card_get = tx_card_get,
+    .tx_card_insert = tx_card_insert,
+    .tx_card_update_status = tx_card_update_status,
+    .tx_order_get = tx_order_get,
+    .tx_order_insert = tx_order_insert,
+    .tx_order_update = tx_order_update,
+    .tx_orders_due_expiry = tx_orders_due_expiry,
+    .tx_card_paid_today = tx_card_paid_today,
+    .tx_idempotency_get = tx_idempotency_get,
+    .tx_idempotency_put = tx_idempotency_put,
+    .tx_notification_insert = tx_notification_insert,
+    .tx_payment_claim = tx_payment_claim,
+    .tx_ledger_post = tx_ledger_post,
+    .tx_user_get = tx_user_get,
+    .tx_user_put = tx_user_put,
+    .tx_token_insert = tx_token_insert,
+    .tx_outbox_put = tx_outbox_put,
+};

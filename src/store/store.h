@@ -1,0 +1,210 @@
+/*
+ * store.h - the one storage interface of LEB.
+ *
+ * The store owns durability and nothing else: it keeps rows and answers queries, and never
+ * decides a business rule (that is src/core's, orchestrated by src/app). Backends are tables
+ * of function pointers (struct store_backend); SQLite is the embedded default.
+ *
+ * Writes go through store_write(): the caller hands a function that runs inside a
+ * transaction, and gets its result back only once the transaction is durable. Writes from
+ * many threads are grouped into one transaction and one fsync (group commit); each write runs
+ * inside its own savepoint, so a write that fails rolls back alone and never takes its
+ * neighbours in the batch with it.
+ */
+#ifndef LEB_STORE_STORE_H
+#define LEB_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/cardno.h"
+#include "core/error.h"
+#include "core/ledger.h"
+#include "core/order.h"
+#include "core/plan.h"
+#include "core/role.h"
+
+#define ORDER_NO_SIZE 32
+#define TRADE_NO_SIZE 65
+#define PROVIDER_SIZE 16
+#define USERNAME_SIZE 65
+#define PASSWORD_HASH_SIZE 128
+#define TOKEN_HASH_SIZE 65
+#define IDEMPOTENCY_KEY_SIZE 129
+#define REQUEST_HASH_SIZE 65
+#define LANGUAGE_SIZE 8
+
+struct store;
+struct store_tx;
+
+struct card_row {
+    char card_no[CARDNO_SIZE];
+    char msisdn[MSISDN_SIZE];
+    char plan_code[PLAN_CODE_SIZE];
+    enum card_status status;
+    int64_t balance; /* the card's ledger account balance, minor units */
+    char currency[CURRENCY_SIZE];
+    int64_t activated_at;
+    int64_t valid_until;     /* 0: none */
+    int64_t next_billing_at; /* 0: none */
+    char language[LANGUAGE_SIZE];
+    int64_t created_at;
+};
+
+struct order_row {
+    char order_no[ORDER_NO_SIZE];
+    char card_no[CARDNO_SIZE];
+    enum order_status status;
+    enum channel channel;
+    enum payment_method method;
+    struct quote quote;
+    char trade_no[TRADE_NO_SIZE]; /* the provider's trade number once paid; "" before */
+    int64_t created_at;
+    int64_t expires_at;
+    int64_t paid_at;     /* 0: not yet */
+    int64_t credited_at; /* 0: not yet */
+    int64_t updated_at;
+};
+
+struct user_row {
+    int64_t id;
+    char username[USERNAME_SIZE];
+    char password_hash[PASSWORD_HASH_SIZE];
+    enum role role;
+};
+
+struct token_row {
+    int64_t user_id;
+    char username[USERNAME_SIZE];
+    enum role role;
+    char card_no[CARDNO_SIZE]; /* portal tokens only; "" otherwise */
+    int64_t expires_at;
+};
+
+/* A payment notification as received, kept whole for audit whatever its outcome. */
+struct notification_row {
+    char provider[PROVIDER_SIZE];
+    char order_no[ORDER_NO_SIZE];
+    char trade_no[TRADE_NO_SIZE];
+    int64_t amount;
+    const char *status;  /* the provider's word: "SUCCESS", "FAILED", ... */
+    const char *outcome; /* what LEB did: "credited", "duplicate", "review", ... */
+    const char *raw;     /* the raw body, borrowed */
+    size_t raw_size;
+    int64_t received_at;
+};
+
+#define LEDGER_MISMATCHES_MAX 50
+
+struct ledger_mismatch {
+    char what[16];                     /* "transaction", "account", "total" */
+    char ref[LEDGER_ACCOUNT_SIZE];     /* the transaction id or the account code */
+    int64_t expected;                  /* the sum of entries */
+    int64_t actual;                    /* the stored balance (or the transaction's sum) */
+};
+
+struct ledger_report {
+    bool balanced;
+    int64_t transactions;
+    int64_t accounts;
+    int64_t entries;
+    struct ledger_mismatch mismatches[LEDGER_MISMATCHES_MAX];
+    size_t mismatches_count;
+};
+
+struct store_stats {
+    uint64_t commits;
+    uint64_t writes;
+    uint64_t batch_size_buckets[8]; /* writes per commit: <=1, 2, 4, 8, 16, 32, 64, more */
+    uint64_t commit_us_buckets[8];  /* commit time: <=0.5 ms, 1, 2, 5, 10, 25, 50, more */
+    uint64_t commit_us_sum;
+};
+
+struct store_options {
+    int64_t batch_max;  /* most writes in one commit */
+    int readers;        /* read connections kept open */
+};
+
+/* Runs inside a write transaction; a negative result rolls back what it did alone. */
+typedef int (*store_write_fn)(struct store_tx *tx, void *arg);
+
+/* A backend: every function a store must offer. Versioned so that a backend built against
+ * an older table is refused rather than misused. */
+#define STORE_BACKEND_VERSION 1
+struct store_backend {
+    int version;
+    const char *scheme; /* "sqlite" */
+    int (*open)(struct store **out, const char *location, const struct store_options *options);
+    void (*close)(struct store *store);
+    int (*write)(struct store *store, store_write_fn fn, void *arg);
+    void (*stats)(const struct store *store, struct store_stats *out);
+
+    /* Reads outside a write, each a consistent snapshot. */
+    int (*plan_get)(struct store *store, struct plan *out, const char *code);
+    int (*plans_list)(struct store *store, struct plan **out, size_t *count);
+    int (*card_get)(struct store *store, struct card_row *out, const char *card_no);
+    int (*card_get_by_msisdn)(struct store *store, struct card_row *out, const char *msisdn);
+    int (*order_get)(struct store *store, struct order_row *out, const char *order_no);
+    int (*user_get)(struct store *store, struct user_row *out, const char *username);
+    int (*token_get)(struct store *store, struct token_row *out, const char *hash);
+    int (*ledger_check)(struct store *store, struct ledger_report *out);
+
+    /* The same reads, and the writes, inside a write transaction. */
+    int (*tx_plan_get)(struct store_tx *tx, struct plan *out, const char *code);
+    int (*tx_plan_insert)(struct store_tx *tx, const struct plan *plan, int64_t now);
+    int (*tx_card_get)(struct store_tx *tx, struct card_row *out, const char *card_no);
+    int (*tx_card_insert)(struct store_tx *tx, const struct card_row *card);
+    int (*tx_card_update_status)(struct store_tx *tx, const char *card_no,
+                                 enum card_status status);
+    int (*tx_order_get)(struct store_tx *tx, struct order_row *out, const char *order_no);
+    int (*tx_order_insert)(struct store_tx *tx, const struct order_row *order);
+    int (*tx_order_update)(struct store_tx *tx, const struct order_row *order);
+    int (*tx_orders_due_expiry)(struct store_tx *tx, int64_t now, char (*out)[ORDER_NO_SIZE],
+                                size_t max, size_t *count);
+    int (*tx_card_paid_today)(struct store_tx *tx, const char *card_no, int64_t day_start,
+                              int64_t *out_total);
+    int (*tx_idempotency_get)(struct store_tx *tx, const char *key,
+                              char out_hash[REQUEST_HASH_SIZE],
+                              char out_order_no[ORDER_NO_SIZE]);
+    int (*tx_idempotency_put)(struct store_tx *tx, const char *key, const char *request_hash,
+                              const char *order_no, int64_t now);
+    int (*tx_notification_insert)(struct store_tx *tx, const struct notification_row *row);
+    int (*tx_payment_claim)(struct store_tx *tx, const char *provider, const char *trade_no,
+                            const char *order_no, int64_t amount, int64_t now);
+    int (*tx_ledger_post)(struct store_tx *tx, const struct ledger_posting *posting,
+                          const char *order_no, int64_t now);
+    int (*tx_user_get)(struct store_tx *tx, struct user_row *out, const char *username);
+    int (*tx_user_put)(struct store_tx *tx, const struct user_row *user, int64_t now);
+    int (*tx_token_insert)(struct store_tx *tx, const char *hash, const struct token_row *token,
+                           int64_t now);
+    int (*tx_outbox_put)(struct store_tx *tx, const char *kind, const char *destination,
+                         const char *payload, int64_t now);
+};
+
+/* Opens the store named by "url" ("sqlite:PATH"), applying migrations. */
+LEB_MUST_CHECK int store_open(struct store **out, const char *url,
+                              const struct store_options *options);
+/* Finishes every queued write, then closes. NULL is fine. */
+void store_close(struct store *store);
+
+/* The backend behind "store"; every call below goes through it. */
+const struct store_backend *store_backend_of(const struct store *store);
+
+/* Runs "fn" in a group-committed transaction; returns its result once durable. */
+LEB_MUST_CHECK int store_write(struct store *store, store_write_fn fn, void *arg);
+
+extern const struct store_backend store_sqlite_backend;
+
+/* Every store begins with the backend pointer, so that the wrappers can find it. */
+struct store_base {
+    const struct store_backend *backend;
+};
+struct store_tx_base {
+    const struct store_backend *backend;
+};
+
+#define STORE_CALL(store, fn, ...) (((struct store_base *)(store))->backend->fn((store), __VA_ARGS__))
+#define STORE_TX(tx, fn, ...) (((struct store_tx_base *)(tx))->backend->fn((tx), __VA_ARGS__))
+
+#endif
