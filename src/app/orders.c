@@ -120,15 +120,16 @@ static int create_in_tx(struct store_tx *tx, void *arg)
     return rc;
 }
 
-/* "LEB" + UTC time to the second + 10 random digits: sortable, unguessable enough that one
- * order's number says nothing of the next, and unique by primary key whatever happens. */
+/* "LEB" + UTC date "T" time "R" + 10 random digits: sortable, unguessable enough that one
+ * order's number says nothing of the next, and unique by primary key whatever happens. No run
+ * of 11 digits, so the logs' last-line masking of card and phone numbers leaves it readable. */
 static void order_no_generate(char out[ORDER_NO_SIZE], int64_t now)
 {
     char stamp[RFC3339_SIZE];
     time_format_rfc3339(stamp, now);
     uint64_t random = 0;
     randombytes_buf(&random, sizeof(random));
-    snprintf(out, ORDER_NO_SIZE, "LEB%.4s%.2s%.2s%.2s%.2s%.2s%010llu", stamp, stamp + 5,
+    snprintf(out, ORDER_NO_SIZE, "LEB%.4s%.2s%.2sT%.2s%.2s%.2sR%010llu", stamp, stamp + 5,
              stamp + 8, stamp + 11, stamp + 14, stamp + 17,
              (unsigned long long)(random % 10000000000ULL));
 }
