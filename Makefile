@@ -41,7 +41,7 @@ unit:
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 integration:
-	@cd tests && LEBD=$(LEBD) LEBCTL=$(LEBCTL) node --test --test-concurrency=2 integration/
+	@cd tests && LEBD=$(LEBD) LEBCTL=$(LEBCTL) node --test --test-concurrency=2 integration/*.test.js
 
 test-asan:
 	@echo "== unit and black-box tests under AddressSanitizer + UndefinedBehaviorSanitizer"
@@ -49,7 +49,7 @@ test-asan:
 	@$(MAKE) --no-print-directory integration LEBD=$(CURDIR)/$(BUILD_ASAN)/lebd LEBCTL=$(CURDIR)/$(BUILD_ASAN)/lebctl LEB_TEST_SANITIZED=1
 
 e2e:
-	@cd tests && LEBD=$(LEBD) node --test e2e/
+	@cd tests && LEBD=$(LEBD) node --test e2e/*.test.js
 
 bench: deps build
 	@bash bench/run.sh $(BUILD)

@@ -17,6 +17,7 @@ packages=(
   postgresql postgresql-contrib          # pgbench and the scale-out store in tests
   chromium                               # browser tests
   sqlite3                                # inspecting a database by hand
+  fonts-wqy-microhei                     # Chinese glyphs for browser screenshots
 )
 
 missing=()

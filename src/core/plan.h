@@ -29,11 +29,11 @@ struct plan {
     int32_t validity_days_max;    /* cap on valid_until - now, validity model */
     int64_t denominations[PLAN_DENOMINATIONS_MAX];
     size_t denominations_count;
-    int64_t amount_min;   /* per order, minor units */
-    int64_t amount_max;   /* per order, minor units */
-    int64_t amount_step;  /* a free amount must be a multiple of this (100: whole yuan) */
-    int64_t daily_limit;  /* per card per UTC day, minor units; 0: none */
-    int32_t grace_days;   /* suspended this long, the number is recycled */
+    int64_t amount_min;  /* per order, minor units */
+    int64_t amount_max;  /* per order, minor units */
+    int64_t amount_step; /* a free amount must be a multiple of this (100: whole yuan) */
+    int64_t daily_limit; /* per card per UTC day, minor units; 0: none */
+    int32_t grace_days;  /* suspended this long, the number is recycled */
     bool recharge_allowed;
 };
 
@@ -108,8 +108,8 @@ struct quote {
  * are zero; the postings already carry them.
  */
 LEB_MUST_CHECK int pricing_quote(struct quote *out, const struct plan *plan,
-                                 enum card_status status, int64_t face_amount,
-                                 enum channel channel, enum payment_method method);
+                                 enum card_status status, int64_t face_amount, enum channel channel,
+                                 enum payment_method method);
 
 /* LEB_E_AMOUNT_OUT_OF_RANGE if "today_total" (already paid orders of the card today) plus
  * "face_amount" passes the plan's daily limit. */
