@@ -40,8 +40,9 @@ static int secret_copy(char *out, size_t size, const char *value, const char *fa
 {
     const char *secret = value && value[0] ? value : demo ? fallback : NULL;
     if (secret == NULL) {
-        fprintf(stderr, "lebd: %s is not set (a file key, or the environment); without --demo "
-                        "every secret must be given\n",
+        fprintf(stderr,
+                "lebd: %s is not set (a file key, or the environment); without --demo "
+                "every secret must be given\n",
                 name);
         return -1;
     }
@@ -67,6 +68,8 @@ static int demo_admin(struct app *app, const char *configured)
         password = generated;
     }
     int rc = app_user_set(app, "admin", password, ROLE_ADMIN);
+    if (rc == LEB_E_INVALID_REQUEST)
+        fprintf(stderr, "lebd: the admin password must be 8 to 1024 characters\n");
     if (rc < 0)
         return rc;
     if (password == generated)
@@ -122,9 +125,9 @@ int main(int argc, char **argv)
     if (secret_copy(app->sms_key, sizeof(app->sms_key), config.sms_key, DEMO_SMS_KEY, "sms.key",
                     config.demo) < 0)
         goto out;
-    if (config.demo && secret_copy(app->sandbox_secret, sizeof(app->sandbox_secret),
-                                   config.sandbox_secret, DEMO_SANDBOX_SECRET, "sandbox.secret",
-                                   true) < 0)
+    if (config.demo &&
+        secret_copy(app->sandbox_secret, sizeof(app->sandbox_secret), config.sandbox_secret,
+                    DEMO_SANDBOX_SECRET, "sandbox.secret", true) < 0)
         goto out;
 
     struct store_options options = {.batch_max = config.batch_max, .readers = 16};
@@ -144,6 +147,8 @@ int main(int argc, char **argv)
         }
     } else if (config.admin_password && config.admin_password[0]) {
         rc = app_user_set(app, "admin", config.admin_password, ROLE_ADMIN);
+        if (rc == LEB_E_INVALID_REQUEST)
+            fprintf(stderr, "lebd: the admin password must be 8 to 1024 characters\n");
         if (rc < 0) {
             LOG_ERROR("cannot set the admin password", "code", leb_error_name(rc));
             goto out;

@@ -97,8 +97,8 @@ int app_cards_create(struct app *app, struct card_row *out, const struct card_re
                 break;
             }
     }
-    int rc = job.errors_count > 0 ? LEB_E_INVALID_BATCH
-                                  : store_write(app->store, cards_in_tx, &job);
+    int rc =
+        job.errors_count > 0 ? LEB_E_INVALID_BATCH : store_write(app->store, cards_in_tx, &job);
     *errors_count = job.errors_count;
     if (rc == 0 && out != NULL) {
         for (size_t i = 0; i < count && rc == 0; i++)

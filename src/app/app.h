@@ -52,7 +52,7 @@ LEB_MUST_CHECK int app_card_find(struct app *app, struct card_row *out, const ch
 /* ---- quotes and orders ---- */
 
 struct order_request {
-    const char *card;   /* card number or phone number, as typed */
+    const char *card; /* card number or phone number, as typed */
     int64_t face_amount;
     enum channel channel;
     enum payment_method method;
@@ -67,8 +67,7 @@ LEB_MUST_CHECK int app_quote(struct app *app, struct quote *out, const struct or
  * LEB_E_IDEMPOTENCY_CONFLICT.
  */
 LEB_MUST_CHECK int app_order_create(struct app *app, struct order_row *out, bool *replayed,
-                                    const struct order_request *req,
-                                    const char *idempotency_key);
+                                    const struct order_request *req, const char *idempotency_key);
 
 /* Expires the orders whose time ran out; "*expired" says how many. */
 LEB_MUST_CHECK int app_orders_expire(struct app *app, int64_t *expired);

@@ -60,8 +60,8 @@ static int token_in_tx(struct store_tx *tx, void *arg)
     return STORE_TX(tx, tx_token_insert, job->hash, &job->token, job->now);
 }
 
-int app_login(struct app *app, char out_token[APP_TOKEN_SIZE], enum role *role,
-              int64_t *expires_at, const char *username, const char *password)
+int app_login(struct app *app, char out_token[APP_TOKEN_SIZE], enum role *role, int64_t *expires_at,
+              const char *username, const char *password)
 {
     size_t password_size = strlen(password);
     if (strlen(username) > USERNAME_MAX || password_size > PASSWORD_MAX)

@@ -144,9 +144,8 @@ int app_order_create(struct app *app, struct order_row *out, bool *replayed,
     /* The request's identity for its idempotency key: the normalised card and every field
      * that changes what is charged, so "138 0000 0001" and "+8613800000001" are the same. */
     char canonical[256], request_hash[REQUEST_HASH_SIZE];
-    snprintf(canonical, sizeof(canonical), "%s|%lld|%s|%s|%d", card_no,
-             (long long)req->face_amount, channel_name(req->channel),
-             payment_method_name(req->method), (int)req->caller);
+    snprintf(canonical, sizeof(canonical), "%s|%lld|%s|%s|%d", card_no, (long long)req->face_amount,
+             channel_name(req->channel), payment_method_name(req->method), (int)req->caller);
     unsigned char digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(digest, (const unsigned char *)canonical, strlen(canonical));
     sodium_bin2hex(request_hash, sizeof(request_hash), digest, sizeof(digest));

@@ -18,10 +18,10 @@
 #include "core/money.h"
 
 static const char *const outcome_names[PAYMENT_OUTCOME_COUNT] = {
-    [PAYMENT_CREDITED] = "credited",         [PAYMENT_DUPLICATE] = "duplicate",
-    [PAYMENT_REVIEW] = "review",             [PAYMENT_FAILED] = "failed",
-    [PAYMENT_REFUND_HOLD] = "refund_hold",   [PAYMENT_DOUBLE_PAYMENT] = "double_payment",
-    [PAYMENT_IGNORED] = "ignored",           [PAYMENT_UNKNOWN_ORDER] = "unknown_order",
+    [PAYMENT_CREDITED] = "credited",       [PAYMENT_DUPLICATE] = "duplicate",
+    [PAYMENT_REVIEW] = "review",           [PAYMENT_FAILED] = "failed",
+    [PAYMENT_REFUND_HOLD] = "refund_hold", [PAYMENT_DOUBLE_PAYMENT] = "double_payment",
+    [PAYMENT_IGNORED] = "ignored",         [PAYMENT_UNKNOWN_ORDER] = "unknown_order",
 };
 
 const char *payment_outcome_name(enum payment_outcome outcome)
@@ -55,10 +55,10 @@ static bool order_allows(const struct order_row *order, enum order_event event)
 static int outbox_recharged(struct store_tx *tx, const struct card_row *card,
                             const struct order_row *order, int64_t balance_after, int64_t now)
 {
-    json_t *payload = json_pack("{s:s, s:s, s:I, s:I, s:s}", "template", "recharge_succeeded",
-                                "order_no", order->order_no, "amount",
-                                (json_int_t)order->quote.face_amount, "balance",
-                                (json_int_t)balance_after, "currency", order->quote.currency);
+    json_t *payload =
+        json_pack("{s:s, s:s, s:I, s:I, s:s}", "template", "recharge_succeeded", "order_no",
+                  order->order_no, "amount", (json_int_t)order->quote.face_amount, "balance",
+                  (json_int_t)balance_after, "currency", order->quote.currency);
     LEB_ASSERT(payload != NULL);
     char *text = json_dumps(payload, JSON_COMPACT);
     json_decref(payload);
@@ -173,11 +173,11 @@ static int apply_in_tx(struct store_tx *tx, void *arg)
         }
     }
     struct notification_row row = {.amount = notice->amount,
-                                    .status = notice->status_word,
-                                    .outcome = payment_outcome_name(job->outcome),
-                                    .raw = notice->raw,
-                                    .raw_size = notice->raw_size,
-                                    .received_at = job->now};
+                                   .status = notice->status_word,
+                                   .outcome = payment_outcome_name(job->outcome),
+                                   .raw = notice->raw,
+                                   .raw_size = notice->raw_size,
+                                   .received_at = job->now};
     snprintf(row.provider, sizeof(row.provider), "%s", notice->provider);
     snprintf(row.order_no, sizeof(row.order_no), "%s", notice->order_no);
     snprintf(row.trade_no, sizeof(row.trade_no), "%s", notice->trade_no);

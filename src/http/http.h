@@ -110,8 +110,8 @@ LEB_MUST_CHECK int http_field_string(struct http_response *response, json_t *obj
  * LEB_E_INVALID_AMOUNT. */
 LEB_MUST_CHECK int http_field_amount(struct http_response *response, json_t *object,
                                      const char *key, bool required, int64_t *out);
-LEB_MUST_CHECK int http_field_bool(struct http_response *response, json_t *object,
-                                   const char *key, bool *out);
+LEB_MUST_CHECK int http_field_bool(struct http_response *response, json_t *object, const char *key,
+                                   bool *out);
 /* Rejects any key of "object" not in "allowed" (NULL-terminated). */
 LEB_MUST_CHECK int http_fields_only(struct http_response *response, json_t *object,
                                     const char *const *allowed);

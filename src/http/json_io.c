@@ -19,15 +19,12 @@
 int http_body_json(struct http_request *request, json_t **out)
 {
     const char *type = http_header(request, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (type != NULL) {
-        size_t size = strcspn(type, "; ");
-        if (!(size == strlen("application/json") &&
-              strncasecmp(type, "application/json", size) == 0))
-            return LEB_E_UNSUPPORTED_MEDIA_TYPE;
-    }
+    size_t type_size = type ? strcspn(type, "; ") : 0;
+    if (type == NULL || type_size != strlen("application/json") ||
+        strncasecmp(type, "application/json", type_size) != 0)
+        return LEB_E_UNSUPPORTED_MEDIA_TYPE;
     json_error_t error;
-    json_t *root = json_loadb(request->body, request->body_size,
-                              JSON_REJECT_DUPLICATES, &error);
+    json_t *root = json_loadb(request->body, request->body_size, JSON_REJECT_DUPLICATES, &error);
     if (root == NULL) {
         /* jansson refuses integers beyond int64 while parsing; that is a bad amount. */
         if (strstr(error.text, "too big") != NULL)
@@ -144,8 +141,8 @@ void http_header_add(struct http_response *response, const char *name, const cha
 {
     LEB_ASSERT(response->headers_count < HTTP_HEADERS_MAX);
     response->header_names[response->headers_count] = name;
-    snprintf(response->header_values[response->headers_count],
-             sizeof(response->header_values[0]), "%s", value);
+    snprintf(response->header_values[response->headers_count], sizeof(response->header_values[0]),
+             "%s", value);
     response->headers_count++;
 }
 
@@ -180,14 +177,13 @@ json_t *http_json_card_full(const struct card_row *card)
     char card_masked[CARDNO_MASKED_SIZE], msisdn_masked[MSISDN_MASKED_SIZE];
     cardno_mask(card_masked, card->card_no);
     msisdn_mask(msisdn_masked, card->msisdn);
-    json_t *view = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:o}", "card_no",
-                             card->card_no, "card_no_masked", card_masked, "msisdn", card->msisdn,
-                             "msisdn_masked", msisdn_masked, "plan", card->plan_code, "status",
-                             card_status_name(card->status), "balance",
-                             (json_int_t)card->balance, "currency", card->currency,
-                             "valid_until", http_json_time(card->valid_until), "next_billing_at",
-                             http_json_time(card->next_billing_at), "created_at",
-                             http_json_time(card->created_at));
+    json_t *view = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:o}", "card_no", card->card_no,
+        "card_no_masked", card_masked, "msisdn", card->msisdn, "msisdn_masked", msisdn_masked,
+        "plan", card->plan_code, "status", card_status_name(card->status), "balance",
+        (json_int_t)card->balance, "currency", card->currency, "valid_until",
+        http_json_time(card->valid_until), "next_billing_at", http_json_time(card->next_billing_at),
+        "created_at", http_json_time(card->created_at));
     LEB_ASSERT(view != NULL);
     return view;
 }

@@ -18,8 +18,7 @@ const struct http_route http_routes[] = {
     {"POST", "/api/v1/quotes", route_quote, AUTH_NONE, "quote"},
     {"POST", "/api/v1/orders", route_order_create, AUTH_NONE, "order_create"},
     {"GET", "/api/v1/orders/{}", route_order_get, AUTH_NONE, "order_get"},
-    {"POST", "/api/v1/payments/sandbox/notify", route_sandbox_notify, AUTH_NONE,
-     "sandbox_notify"},
+    {"POST", "/api/v1/payments/sandbox/notify", route_sandbox_notify, AUTH_NONE, "sandbox_notify"},
     {"POST", "/api/v1/auth/login", route_login, AUTH_NONE, "login"},
     {"GET", "/api/v1/admin/ledger/check", route_ledger_check, AUTH_TOKEN, "ledger_check"},
     {"POST", "/api/v1/admin/plans", route_plan_create, AUTH_TOKEN, "plan_create"},
@@ -41,10 +40,13 @@ static bool pattern_match(struct http_request *request, const char *pattern, con
         if (pattern[0] == '{' && pattern[1] == '}') {
             const char *end = strchr(path, '/');
             size_t size = end ? (size_t)(end - path) : strlen(path);
-            if (size == 0 || size >= HTTP_PARAM_SIZE || captured == HTTP_PARAMS_MAX)
+            if (size == 0 || captured == HTTP_PARAMS_MAX)
                 return false;
-            memcpy(request->params[captured], path, size);
-            request->params[captured][size] = '\0';
+            /* An over-long segment is kept cut short: the route still answers, and its handler
+             * refuses the value as it would any other bad one. */
+            size_t kept = size < HTTP_PARAM_SIZE ? size : HTTP_PARAM_SIZE - 1;
+            memcpy(request->params[captured], path, kept);
+            request->params[captured][kept] = '\0';
             captured++;
             pattern += 2;
             path += size;

@@ -48,15 +48,14 @@ int route_ledger_check(struct http_request *request, struct http_response *respo
     json_t *mismatches = json_array();
     for (size_t i = 0; i < report.mismatches_count; i++) {
         const struct ledger_mismatch *m = &report.mismatches[i];
-        json_array_append_new(mismatches, json_pack("{s:s, s:s, s:I, s:I}", "what", m->what,
-                                                    "ref", m->ref, "expected",
-                                                    (json_int_t)m->expected, "actual",
-                                                    (json_int_t)m->actual));
+        json_array_append_new(mismatches, json_pack("{s:s, s:s, s:I, s:I}", "what", m->what, "ref",
+                                                    m->ref, "expected", (json_int_t)m->expected,
+                                                    "actual", (json_int_t)m->actual));
     }
     return http_reply_json(response, 200,
                            json_pack("{s:b, s:I, s:I, s:I, s:o}", "balanced", report.balanced,
-                                     "transactions", (json_int_t)report.transactions,
-                                     "accounts", (json_int_t)report.accounts, "entries",
+                                     "transactions", (json_int_t)report.transactions, "accounts",
+                                     (json_int_t)report.accounts, "entries",
                                      (json_int_t)report.entries, "mismatches", mismatches));
 }
 
@@ -68,11 +67,22 @@ static int int_field(struct http_response *response, json_t *root, const char *k
 
 int route_plan_create(struct http_request *request, struct http_response *response)
 {
-    static const char *const fields[] = {
-        "code",       "name",       "currency",    "model",       "monthly_fee",
-        "validity_days", "validity_step_amount", "validity_days_max", "denominations",
-        "min_amount", "max_amount", "amount_step", "daily_limit", "grace_days",
-        "recharge_allowed", NULL};
+    static const char *const fields[] = {"code",
+                                         "name",
+                                         "currency",
+                                         "model",
+                                         "monthly_fee",
+                                         "validity_days",
+                                         "validity_step_amount",
+                                         "validity_days_max",
+                                         "denominations",
+                                         "min_amount",
+                                         "max_amount",
+                                         "amount_step",
+                                         "daily_limit",
+                                         "grace_days",
+                                         "recharge_allowed",
+                                         NULL};
     int rc = http_require(request, PERM_PLAN_WRITE);
     if (rc < 0)
         return rc;
@@ -82,27 +92,28 @@ int route_plan_create(struct http_request *request, struct http_response *respon
         return rc;
     struct plan plan = {.amount_step = 100, .recharge_allowed = true};
     const char *code = NULL, *name = NULL, *currency = NULL, *model = NULL;
-    int64_t monthly_fee = 0, validity_days = 0, validity_step = 0, validity_max = 0,
-            grace_days = 0;
+    int64_t monthly_fee = 0, validity_days = 0, validity_step = 0, validity_max = 0, grace_days = 0;
     rc = http_fields_only(response, root, fields);
     if (rc == 0)
-        rc = http_field_string(response, root, "code", true, PLAN_CODE_SIZE - 1, &code);
+        rc = http_field_string(response, root, "code", true, FIELD_MAX, &code);
     if (rc == 0)
-        rc = http_field_string(response, root, "name", true, PLAN_NAME_SIZE - 1, &name);
+        rc = http_field_string(response, root, "name", true, 512, &name);
     if (rc == 0)
-        rc = http_field_string(response, root, "currency", true, CURRENCY_SIZE - 1, &currency);
+        rc = http_field_string(response, root, "currency", true, FIELD_MAX, &currency);
     if (rc == 0)
         rc = http_field_string(response, root, "model", true, 32, &model);
     if (rc == 0 && retention_model_parse(&plan.model, model) < 0)
         rc = http_error(response, LEB_E_INVALID_PLAN, "model must be monthly_fee or validity");
+    /* Each model requires its own fields; the other model's may be left out. */
+    bool monthly = rc == 0 && plan.model == RETENTION_MONTHLY_FEE;
     if (rc == 0)
-        rc = int_field(response, root, "monthly_fee", false, &monthly_fee);
+        rc = int_field(response, root, "monthly_fee", monthly, &monthly_fee);
     if (rc == 0)
-        rc = int_field(response, root, "validity_days", false, &validity_days);
+        rc = int_field(response, root, "validity_days", !monthly, &validity_days);
     if (rc == 0)
-        rc = int_field(response, root, "validity_step_amount", false, &validity_step);
+        rc = int_field(response, root, "validity_step_amount", !monthly, &validity_step);
     if (rc == 0)
-        rc = int_field(response, root, "validity_days_max", false, &validity_max);
+        rc = int_field(response, root, "validity_days_max", !monthly, &validity_max);
     if (rc == 0)
         rc = int_field(response, root, "min_amount", true, &plan.amount_min);
     if (rc == 0)
@@ -116,7 +127,9 @@ int route_plan_create(struct http_request *request, struct http_response *respon
     if (rc == 0)
         rc = http_field_bool(response, root, "recharge_allowed", &plan.recharge_allowed);
     json_t *denominations = json_object_get(root, "denominations");
-    if (rc == 0 && denominations != NULL) {
+    if (rc == 0 && denominations == NULL)
+        rc = http_error(response, LEB_E_INVALID_REQUEST, "denominations is required");
+    if (rc == 0) {
         if (!json_is_array(denominations) ||
             json_array_size(denominations) > PLAN_DENOMINATIONS_MAX)
             rc = http_error(response, LEB_E_INVALID_PLAN,
@@ -135,10 +148,15 @@ int route_plan_create(struct http_request *request, struct http_response *respon
             plan.denominations[plan.denominations_count++] = json_integer_value(value);
         }
     }
-    if (rc == 0 && (validity_days > INT32_MAX || validity_days < INT32_MIN ||
-                    validity_max > INT32_MAX || validity_max < INT32_MIN ||
-                    grace_days > INT32_MAX || grace_days < INT32_MIN))
+    if (rc == 0 &&
+        (validity_days > INT32_MAX || validity_days < INT32_MIN || validity_max > INT32_MAX ||
+         validity_max < INT32_MIN || grace_days > INT32_MAX || grace_days < INT32_MIN))
         rc = http_error(response, LEB_E_INVALID_PLAN, "day counts are too large");
+    if (rc == 0 && (strlen(code) >= sizeof(plan.code) || strlen(name) >= sizeof(plan.name) ||
+                    strlen(currency) >= sizeof(plan.currency)))
+        rc = http_error(response, LEB_E_INVALID_PLAN,
+                        "code is at most 32 characters, name %zu bytes, currency 3 letters",
+                        sizeof(plan.name) - 1);
     if (rc == 0) {
         snprintf(plan.code, sizeof(plan.code), "%s", code);
         snprintf(plan.name, sizeof(plan.name), "%s", name);
@@ -226,8 +244,7 @@ int route_cards_create(struct http_request *request, struct http_response *respo
             errors[errors_count++] = (struct batch_error){.index = i, .code = row_rc};
     }
     if (errors_count == 0)
-        rc = app_cards_create(request->app, created, cards, count, errors, count,
-                              &errors_count);
+        rc = app_cards_create(request->app, created, cards, count, errors, count, &errors_count);
     else
         rc = LEB_E_INVALID_BATCH;
     if (rc == LEB_E_INVALID_BATCH && !is_batch) {
@@ -236,9 +253,8 @@ int route_cards_create(struct http_request *request, struct http_response *respo
         json_t *details = json_array();
         for (size_t i = 0; i < errors_count && i < count; i++)
             json_array_append_new(details,
-                                  json_pack("{s:I, s:s, s:s}", "index",
-                                            (json_int_t)errors[i].index, "code",
-                                            leb_error_name(errors[i].code), "message",
+                                  json_pack("{s:I, s:s, s:s}", "index", (json_int_t)errors[i].index,
+                                            "code", leb_error_name(errors[i].code), "message",
                                             leb_error_message(errors[i].code)));
         response->error_details = details;
         http_error(response, rc, "%zu of %zu cards are invalid; none was created", errors_count,

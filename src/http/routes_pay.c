@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -20,6 +21,10 @@ int route_sandbox_notify(struct http_request *request, struct http_response *res
 {
     if (!request->app->sandbox_enabled)
         return LEB_E_NOT_FOUND;
+    const char *type = http_header(request, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (type == NULL || strncasecmp(type, "application/json", 16) != 0 ||
+        (type[16] != '\0' && type[16] != ';' && type[16] != ' '))
+        return LEB_E_UNSUPPORTED_MEDIA_TYPE;
     struct pay_notify_input input = {.body = request->body,
                                      .body_size = request->body_size,
                                      .signature = http_header(request, "X-Sandbox-Signature")};
@@ -27,16 +32,15 @@ int route_sandbox_notify(struct http_request *request, struct http_response *res
     int rc = pay_sandbox.notify_parse(request->app, &input, &parsed);
     if (rc < 0) {
         if (rc == LEB_E_INVALID_SIGNATURE)
-            LOG_WARN("payment notification refused", "request_id", request->request_id,
-                     "provider", "sandbox", "reason", "invalid_signature");
+            LOG_WARN("payment notification refused", "request_id", request->request_id, "provider",
+                     "sandbox", "reason", "invalid_signature");
         return rc;
     }
     enum payment_outcome outcome;
     rc = app_payment_apply(request->app, &outcome, &parsed.notice);
     if (rc == 0)
-        LOG_INFO("payment notification", "request_id", request->request_id, "provider",
-                 "sandbox", "order_no", parsed.notice.order_no, "outcome",
-                 payment_outcome_name(outcome));
+        LOG_INFO("payment notification", "request_id", request->request_id, "provider", "sandbox",
+                 "order_no", parsed.notice.order_no, "outcome", payment_outcome_name(outcome));
     pay_notify_parsed_free(&parsed);
     if (rc < 0)
         return rc;
@@ -66,8 +70,7 @@ static size_t discard_body(char *data, size_t size, size_t count, void *context)
 
 /* Plays the provider: signs a notification for "order" and posts it over HTTP to this lebd's
  * own notify route, exactly as the provider's servers would. */
-static int sandbox_send(struct app *app, const struct order_row *order, bool success,
-                        long *status)
+static int sandbox_send(struct app *app, const struct order_row *order, bool success, long *status)
 {
     unsigned char random[8];
     randombytes_buf(random, sizeof(random));

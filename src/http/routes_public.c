@@ -22,8 +22,8 @@ int route_readyz(struct http_request *request, struct http_response *response)
     return http_reply_json(response, 200, json_pack("{s:s}", "status", "ready"));
 }
 
-static void metric(char **out, size_t *size, size_t *capacity, const char *name,
-                   const char *type, const char *help, uint64_t value)
+static void metric(char **out, size_t *size, size_t *capacity, const char *name, const char *type,
+                   const char *help, uint64_t value)
 {
     size_t need = strlen(name) * 3 + strlen(help) + 96;
     if (*size + need >= *capacity) {
@@ -31,9 +31,9 @@ static void metric(char **out, size_t *size, size_t *capacity, const char *name,
         *out = realloc(*out, *capacity);
         LEB_ASSERT(*out != NULL);
     }
-    *size += (size_t)snprintf(*out + *size, *capacity - *size,
-                              "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type,
-                              name, (unsigned long long)value);
+    *size +=
+        (size_t)snprintf(*out + *size, *capacity - *size, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n",
+                         name, help, name, type, name, (unsigned long long)value);
 }
 
 int route_metrics(struct http_request *request, struct http_response *response)
@@ -46,8 +46,8 @@ int route_metrics(struct http_request *request, struct http_response *response)
     http_metrics_render(request->server, &text, &size, &capacity);
     metric(&text, &size, &capacity, "leb_orders_created_total", "counter", "Orders created.",
            atomic_load(&app->counters.orders_created));
-    metric(&text, &size, &capacity, "leb_orders_expired_total", "counter",
-           "Orders expired unpaid.", atomic_load(&app->counters.orders_expired));
+    metric(&text, &size, &capacity, "leb_orders_expired_total", "counter", "Orders expired unpaid.",
+           atomic_load(&app->counters.orders_expired));
     metric(&text, &size, &capacity, "leb_payments_credited_total", "counter",
            "Payments credited to cards.", atomic_load(&app->counters.payments_credited));
     struct store_stats stats;
@@ -145,12 +145,11 @@ int route_card_public(struct http_request *request, struct http_response *respon
         json_array_append_new(denominations, json_integer(plan.denominations[i]));
     return http_reply_json(
         response, 200,
-        json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:s, s:b, s:o, s:I, s:I, s:I}",
-                  "card_no_masked", card_masked, "msisdn_masked", msisdn_masked, "plan", "code",
-                  plan.code, "name", plan.name, "currency", plan.currency, "status",
-                  card_status_name(card.status), "rechargeable",
-                  card_is_rechargeable(card.status, &plan), "denominations", denominations,
-                  "min_amount", (json_int_t)plan.amount_min, "max_amount",
+        json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:s, s:b, s:o, s:I, s:I, s:I}", "card_no_masked",
+                  card_masked, "msisdn_masked", msisdn_masked, "plan", "code", plan.code, "name",
+                  plan.name, "currency", plan.currency, "status", card_status_name(card.status),
+                  "rechargeable", card_is_rechargeable(card.status, &plan), "denominations",
+                  denominations, "min_amount", (json_int_t)plan.amount_min, "max_amount",
                   (json_int_t)plan.amount_max, "amount_step", (json_int_t)plan.amount_step));
 }
 
@@ -173,8 +172,7 @@ int route_card_balance(struct http_request *request, struct http_response *respo
 static int order_request_parse(struct http_request *request, struct http_response *response,
                                json_t **root, struct order_request *out)
 {
-    static const char *const fields[] = {"card", "face_amount", "channel", "payment_method",
-                                         NULL};
+    static const char *const fields[] = {"card", "face_amount", "channel", "payment_method", NULL};
     int rc = http_body_json(request, root);
     if (rc < 0)
         return rc;
@@ -208,13 +206,12 @@ int route_quote(struct http_request *request, struct http_response *response)
     json_decref(root);
     if (rc < 0)
         return rc;
-    return http_reply_json(response, 200,
-                           json_pack("{s:I, s:I, s:I, s:I, s:I, s:s}", "face_amount",
-                                     (json_int_t)quote.face_amount, "discount_amount",
-                                     (json_int_t)quote.discount_amount, "fee_amount",
-                                     (json_int_t)quote.fee_amount, "bonus_amount",
-                                     (json_int_t)quote.bonus_amount, "pay_amount",
-                                     (json_int_t)quote.pay_amount, "currency", quote.currency));
+    return http_reply_json(
+        response, 200,
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:s}", "face_amount", (json_int_t)quote.face_amount,
+                  "discount_amount", (json_int_t)quote.discount_amount, "fee_amount",
+                  (json_int_t)quote.fee_amount, "bonus_amount", (json_int_t)quote.bonus_amount,
+                  "pay_amount", (json_int_t)quote.pay_amount, "currency", quote.currency));
 }
 
 static json_t *order_view(const struct app *app, const struct order_row *order)
@@ -223,15 +220,15 @@ static json_t *order_view(const struct app *app, const struct order_row *order)
     cardno_mask(card_masked, order->card_no);
     json_t *view = json_pack(
         "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "order_no",
-        order->order_no, "status", order_status_name(order->status), "card_no_masked",
-        card_masked, "face_amount", (json_int_t)order->quote.face_amount, "discount_amount",
-        (json_int_t)order->quote.discount_amount, "fee_amount",
-        (json_int_t)order->quote.fee_amount, "bonus_amount", (json_int_t)order->quote.bonus_amount,
-        "pay_amount", (json_int_t)order->quote.pay_amount, "currency", order->quote.currency,
-        "channel", channel_name(order->channel), "payment_method",
-        payment_method_name(order->method), "created_at", http_json_time(order->created_at),
-        "expires_at", http_json_time(order->expires_at), "paid_at",
-        http_json_time(order->paid_at), "credited_at", http_json_time(order->credited_at));
+        order->order_no, "status", order_status_name(order->status), "card_no_masked", card_masked,
+        "face_amount", (json_int_t)order->quote.face_amount, "discount_amount",
+        (json_int_t)order->quote.discount_amount, "fee_amount", (json_int_t)order->quote.fee_amount,
+        "bonus_amount", (json_int_t)order->quote.bonus_amount, "pay_amount",
+        (json_int_t)order->quote.pay_amount, "currency", order->quote.currency, "channel",
+        channel_name(order->channel), "payment_method", payment_method_name(order->method),
+        "created_at", http_json_time(order->created_at), "expires_at",
+        http_json_time(order->expires_at), "paid_at", http_json_time(order->paid_at), "credited_at",
+        http_json_time(order->credited_at));
     LEB_ASSERT(view != NULL);
     const struct pay_provider *provider = pay_provider_for(app, order->method);
     if (provider != NULL && order->status == ORDER_PENDING_PAYMENT) {

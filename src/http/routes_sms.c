@@ -62,14 +62,24 @@ int route_sms_inbound(struct http_request *request, struct http_response *respon
             .next_billing_at = card.next_billing_at ? next_billing : NULL,
         };
         sms_reply_balance(reply, &view, language);
+    } else if (command == SMS_CMD_CARD_NO) {
+        sms_reply_card_no(reply, card.card_no, language);
+    } else if (command == SMS_CMD_RECHARGE) {
+        char url[256];
+        /* The base URL is cut to keep the link within one SMS; the card number never is. */
+        snprintf(url, sizeof(url), "%.170s/?card=%s", request->app->public_url, card.card_no);
+        sms_reply_recharge_link(reply, url, language);
     } else {
-        /* The card-number, recharge-link and auto-renewal commands come with the SMS work;
-         * until then every other command is answered with the help text. */
+        /* The auto-renewal commands come with auto-renewal; until then they, like any unknown
+         * command, are answered with the help text. */
         sms_reply_help(reply, language);
     }
     char from_masked[MSISDN_MASKED_SIZE];
     msisdn_mask(from_masked, rc == 0 ? card.msisdn : "+0000");
     LOG_INFO("sms inbound", "request_id", request->request_id, "from", from_masked, "command",
-             command == SMS_CMD_BALANCE ? "balance" : "other");
+             command == SMS_CMD_BALANCE    ? "balance"
+             : command == SMS_CMD_CARD_NO  ? "card_no"
+             : command == SMS_CMD_RECHARGE ? "recharge"
+                                           : "other");
     return http_reply_text(response, 200, "text/plain; charset=utf-8", reply);
 }

@@ -8,6 +8,7 @@
  * connections go on meanwhile, which is what lets many writes share one commit.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -31,6 +32,7 @@
 #define RATE_SLOTS 4096
 #define CONNECTION_TIMEOUT_S 30
 #define SHUTDOWN_WAIT_MS 15000
+#define CONNECTION_MEMORY_BYTES (256 * 1024) /* headers and query of one request */
 
 static const unsigned int statuses[STATUSES_COUNT] = {200, 201, 204, 302, 400, 401, 403, 404,
                                                       405, 409, 413, 415, 422, 429, 500, 503};
@@ -130,8 +132,8 @@ void http_metrics_render(struct http_server *server, char **out, size_t *size, s
                 continue;
             buffer_append(out, size, capacity,
                           "leb_http_requests_total{route=\"%s\",status=\"%s%u\"} %llu\n", route,
-                          s < STATUSES_COUNT ? "" : "other",
-                          s < STATUSES_COUNT ? statuses[s] : 0u, (unsigned long long)n);
+                          s < STATUSES_COUNT ? "" : "other", s < STATUSES_COUNT ? statuses[s] : 0u,
+                          (unsigned long long)n);
         }
     }
     buffer_append(out, size, capacity,
@@ -160,16 +162,16 @@ static void client_address_of(struct MHD_Connection *connection, char *out, size
         inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)address)->sin_addr, out,
                   (socklen_t)size);
     else if (address->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)address)->sin6_addr,
-                  out, (socklen_t)size);
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)address)->sin6_addr, out,
+                  (socklen_t)size);
 }
 
 /* Renders "code" as the contract's error body, unless the handler already set a body. */
 static void render_error(struct http_response *response, int code)
 {
-    json_t *error = json_pack("{s:s, s:s}", "code", leb_error_name(code), "message",
-                              response->error_message[0] ? response->error_message
-                                                         : leb_error_message(code));
+    json_t *error =
+        json_pack("{s:s, s:s}", "code", leb_error_name(code), "message",
+                  response->error_message[0] ? response->error_message : leb_error_message(code));
     LEB_ASSERT(error != NULL);
     if (response->error_details != NULL) {
         json_object_set_new(error, "details", response->error_details);
@@ -263,9 +265,8 @@ static enum MHD_Result send_response(struct http_request *request, struct http_r
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **request_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **request_cls)
 {
     struct http_server *server = cls;
     struct http_request *request = *request_cls;
@@ -281,8 +282,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         request->started_us = monotonic_us();
         atomic_fetch_add(&server->in_flight, 1);
         request_id_make(request->request_id);
-        client_address_of(connection, request->client_address,
-                          sizeof(request->client_address));
+        client_address_of(connection, request->client_address, sizeof(request->client_address));
         *request_cls = request;
         return MHD_YES;
     }
@@ -327,7 +327,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         char status[16], duration[32];
         snprintf(status, sizeof(status), LOG_RAW_PREFIX "%u", response.status);
         snprintf(duration, sizeof(duration), LOG_RAW_PREFIX "%.3f", (double)duration_us / 1000.0);
-        log_fields(response.status >= 500 ? LOG_LEVEL_ERROR
+        log_fields(response.status >= 500   ? LOG_LEVEL_ERROR
                    : response.status >= 400 ? LOG_LEVEL_INFO
                                             : LOG_LEVEL_DEBUG,
                    "request", "request_id", request->request_id, "method", method, "route",
@@ -354,12 +354,51 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
     (void)code;
 }
 
+/*
+ * Percent-decodes a URL path or query value in place, as libmicrohttpd's own unescaper does,
+ * except that "%00" stays as it is: a NUL would end the C string early and let
+ * "/cards/<number>%00junk" pass as "/cards/<number>". Left literal, it is refused like any
+ * other bad character.
+ */
+static size_t on_unescape(void *cls, struct MHD_Connection *connection, char *text)
+{
+    (void)cls;
+    (void)connection;
+    char *out = text;
+    for (const char *in = text; *in; in++) {
+        if (in[0] == '%' && isxdigit((unsigned char)in[1]) && isxdigit((unsigned char)in[2])) {
+            char hex[3] = {in[1], in[2], '\0'};
+            long value = strtol(hex, NULL, 16);
+            if (value != 0) {
+                *out++ = (char)value;
+                in += 2;
+                continue;
+            }
+        }
+        *out++ = *in;
+    }
+    *out = '\0';
+    return (size_t)(out - text);
+}
+
+/* libmicrohttpd's own messages, as JSON log lines like every other. */
+static void on_mhd_log(void *cls, const char *format, va_list args)
+{
+    (void)cls;
+    char text[512];
+    vsnprintf(text, sizeof(text), format, args);
+    size_t size = strlen(text);
+    while (size > 0 && (text[size - 1] == '\n' || text[size - 1] == '\r'))
+        text[--size] = '\0';
+    LOG_WARN("libmicrohttpd", "detail", text);
+}
+
 static void on_panic(void *cls, const char *file, unsigned int line, const char *reason)
 {
     char line_text[16];
     snprintf(line_text, sizeof(line_text), "%u", line);
-    log_fields(LOG_LEVEL_ERROR, "libmicrohttpd panic", "file", file ? file : "?", "line",
-               line_text, "reason", reason ? reason : "?", (char *)NULL);
+    log_fields(LOG_LEVEL_ERROR, "libmicrohttpd panic", "file", file ? file : "?", "line", line_text,
+               "reason", reason ? reason : "?", (char *)NULL);
     abort();
 }
 
@@ -374,8 +413,7 @@ int http_start(struct http_server **out, struct app *app, const struct config *c
     if (strcmp(host, "localhost") == 0)
         snprintf(host, sizeof(host), "127.0.0.1");
     if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &address.sin_addr) != 1) {
-        LOG_ERROR("listen address must be an IPv4 address and a port", "listen",
-                  config->listen);
+        LOG_ERROR("listen address must be an IPv4 address and a port", "listen", config->listen);
         return LEB_E_INVALID_REQUEST;
     }
     struct http_server *server = calloc(1, sizeof(*server));
@@ -393,8 +431,10 @@ int http_start(struct http_server **out, struct app *app, const struct config *c
         0, NULL, NULL, on_request, server, MHD_OPTION_SOCK_ADDR, &address,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)config->threads_max,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        1u, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_UNESCAPE_CALLBACK,
+        on_unescape, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_BYTES,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     if (server->daemon == NULL) {
         LOG_ERROR("cannot listen", "listen", config->listen);
         pthread_mutex_destroy(&server->rate_lock);
@@ -402,8 +442,8 @@ int http_start(struct http_server **out, struct app *app, const struct config *c
         free(server);
         return LEB_E_UNAVAILABLE;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon,
-                                                           MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
     server->port = info ? info->port : (unsigned int)port;
     *out = server;
     return 0;

@@ -18,6 +18,7 @@
 #include "pay/pay.h"
 
 #define NOTIFY_FIELD_MAX 64
+#define NOTIFY_AMOUNT_MAX 9007199254740992LL /* 2^53, as every amount LEB accepts */
 
 void pay_sandbox_sign(char out[PAY_SIGNATURE_HEX_SIZE], const char *secret, const char *body,
                       size_t body_size)
@@ -63,22 +64,28 @@ static int sandbox_notify_parse(const struct app *app, const struct pay_notify_i
 
     json_error_t error;
     json_t *root = json_loadb(input->body, input->body_size, JSON_REJECT_DUPLICATES, &error);
-    if (root == NULL)
-        return LEB_E_INVALID_JSON;
+    if (root == NULL) /* jansson refuses integers beyond int64 while parsing */
+        return strstr(error.text, "too big") ? LEB_E_INVALID_AMOUNT : LEB_E_INVALID_JSON;
     int rc = LEB_E_INVALID_REQUEST;
     const char *order_no = NULL, *trade_no = NULL, *status = NULL;
     json_t *amount = NULL;
-    if (!json_is_object(root))
+    if (!json_is_object(root)) {
+        rc = LEB_E_INVALID_JSON;
         goto out;
+    }
     order_no = string_field(root, "order_no");
     trade_no = string_field(root, "trade_no");
     status = string_field(root, "status");
     amount = json_object_get(root, "amount");
-    if (!order_no || !trade_no || !status || !json_is_integer(amount))
+    if (!order_no || !trade_no || !status || amount == NULL)
         goto out;
+    if (!json_is_integer(amount)) {
+        rc = LEB_E_INVALID_AMOUNT;
+        goto out;
+    }
     if (strcmp(status, "SUCCESS") != 0 && strcmp(status, "FAILED") != 0)
         goto out;
-    if (json_integer_value(amount) <= 0) {
+    if (json_integer_value(amount) <= 0 || json_integer_value(amount) > NOTIFY_AMOUNT_MAX) {
         rc = LEB_E_INVALID_AMOUNT;
         goto out;
     }

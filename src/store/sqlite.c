@@ -66,17 +66,17 @@ enum stmt_id {
 };
 
 #define CARD_COLUMNS                                                                               \
-    "c.card_no, c.msisdn, c.plan_code, c.status, COALESCE(a.balance, 0), p.currency, "            \
-    "c.activated_at, COALESCE(c.valid_until, 0), COALESCE(c.next_billing_at, 0), c.language, "    \
+    "c.card_no, c.msisdn, c.plan_code, c.status, COALESCE(a.balance, 0), p.currency, "             \
+    "c.activated_at, COALESCE(c.valid_until, 0), COALESCE(c.next_billing_at, 0), c.language, "     \
     "c.created_at FROM cards c JOIN plans p ON p.code = c.plan_code "                              \
     "LEFT JOIN accounts a ON a.code = 'card:' || c.card_no "
 #define ORDER_COLUMNS                                                                              \
-    "order_no, card_no, status, channel, payment_method, currency, face_amount, "                 \
-    "discount_amount, fee_amount, bonus_amount, pay_amount, COALESCE(trade_no, ''), created_at, " \
+    "order_no, card_no, status, channel, payment_method, currency, face_amount, "                  \
+    "discount_amount, fee_amount, bonus_amount, pay_amount, COALESCE(trade_no, ''), created_at, "  \
     "expires_at, COALESCE(paid_at, 0), COALESCE(credited_at, 0), updated_at"
 #define PLAN_COLUMNS                                                                               \
-    "code, name, currency, model, monthly_fee, validity_days, validity_step_amount, "             \
-    "validity_days_max, denominations, amount_min, amount_max, amount_step, daily_limit, "        \
+    "code, name, currency, model, monthly_fee, validity_days, validity_step_amount, "              \
+    "validity_days_max, denominations, amount_min, amount_max, amount_step, daily_limit, "         \
     "grace_days, recharge_allowed"
 
 static const char *const stmt_sql[S_COUNT] = {
@@ -250,12 +250,22 @@ struct store {
 
     struct conn writer; /* owned by the writer thread once started */
     pthread_t writer_thread;
+    bool writer_started;
     pthread_mutex_t queue_lock;
     pthread_cond_t queue_ready;
     struct write_request *queue_head;
     struct write_request *queue_tail;
     bool stopping;
     struct store_stats stats; /* under queue_lock */
+
+    /* Checkpoints run on their own thread and connection, off the writer's serial path: the
+     * writer only appends to the WAL, and the checkpointer copies it back into the database
+     * (PASSIVE, so it never blocks the writer) once the WAL has grown past a bound. */
+    struct conn checkpointer;
+    pthread_t checkpointer_thread;
+    bool checkpointer_started;
+    pthread_cond_t checkpoint_wanted; /* under queue_lock */
+    int wal_frames;                   /* under queue_lock */
 
     struct conn readers[READERS_MAX];
     int readers_count;
@@ -323,8 +333,8 @@ static int exec_simple(struct conn *conn, enum stmt_id id)
 static int conn_open(struct conn *conn, const char *path, bool writer)
 {
     memset(conn, 0, sizeof(*conn));
-    int flags = SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                                              : SQLITE_OPEN_READONLY);
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY);
     if (sqlite3_open_v2(path, &conn->db, flags, NULL) != SQLITE_OK) {
         LOG_ERROR("store: cannot open the database", "error",
                   conn->db ? sqlite3_errmsg(conn->db) : "out of memory");
@@ -339,7 +349,6 @@ static int conn_open(struct conn *conn, const char *path, bool writer)
     const char *pragmas = writer ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
                                    "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
                                    "PRAGMA cache_size = -131072; PRAGMA mmap_size = 1073741824;"
-                                   "PRAGMA wal_autocheckpoint = 10000;"
                                  : "PRAGMA query_only = ON; PRAGMA temp_store = MEMORY;"
                                    "PRAGMA cache_size = -16384; PRAGMA mmap_size = 1073741824;";
     char *error = NULL;
@@ -437,7 +446,8 @@ static void plan_from_row(struct plan *out, sqlite3_stmt *s)
     out->validity_step_amount = sqlite3_column_int64(s, 6);
     out->validity_days_max = sqlite3_column_int(s, 7);
     const char *denominations = (const char *)sqlite3_column_text(s, 8);
-    for (const char *p = denominations; p && *p && out->denominations_count < PLAN_DENOMINATIONS_MAX;) {
+    for (const char *p = denominations;
+         p && *p && out->denominations_count < PLAN_DENOMINATIONS_MAX;) {
         char *end = NULL;
         out->denominations[out->denominations_count++] = strtoll(p, &end, 10);
         p = (*end == ',') ? end + 1 : end;
@@ -497,8 +507,7 @@ static int q_order_get(struct conn *conn, struct order_row *out, const char *ord
         memset(out, 0, sizeof(*out));
         column_copy(out->order_no, sizeof(out->order_no), s, 0);
         column_copy(out->card_no, sizeof(out->card_no), s, 1);
-        LEB_ASSERT(order_status_parse(&out->status, (const char *)sqlite3_column_text(s, 2)) ==
-                   0);
+        LEB_ASSERT(order_status_parse(&out->status, (const char *)sqlite3_column_text(s, 2)) == 0);
         LEB_ASSERT(channel_parse(&out->channel, (const char *)sqlite3_column_text(s, 3)) == 0);
         LEB_ASSERT(payment_method_parse(&out->method, (const char *)sqlite3_column_text(s, 4)) ==
                    0);
@@ -830,8 +839,8 @@ static int tx_card_paid_today(struct store_tx *tx, const char *card_no, int64_t 
     return rc == SQLITE_ROW ? 0 : LEB_E_UNAVAILABLE;
 }
 
-static int tx_idempotency_get(struct store_tx *tx, const char *key, char out_hash[REQUEST_HASH_SIZE],
-                              char out_order_no[ORDER_NO_SIZE])
+static int tx_idempotency_get(struct store_tx *tx, const char *key,
+                              char out_hash[REQUEST_HASH_SIZE], char out_order_no[ORDER_NO_SIZE])
 {
     struct conn *conn = tx_conn(tx);
     sqlite3_stmt *s = stmt(conn, S_IDEM_GET);
@@ -867,8 +876,8 @@ static int tx_notification_insert(struct store_tx *tx, const struct notification
     bind_int(s, 4, row->amount);
     bind_text(s, 5, row->status ? row->status : "");
     bind_text(s, 6, row->outcome);
-    LEB_ASSERT(sqlite3_bind_blob64(s, 7, row->raw ? row->raw : "", row->raw_size,
-                                   SQLITE_STATIC) == SQLITE_OK);
+    LEB_ASSERT(sqlite3_bind_blob64(s, 7, row->raw ? row->raw : "", row->raw_size, SQLITE_STATIC) ==
+               SQLITE_OK);
     bind_int(s, 8, row->received_at);
     return step_done(conn, s, LEB_E_INTERNAL);
 }
@@ -1012,8 +1021,10 @@ static void run_batch(struct store *store, struct write_request **batch, size_t 
         if (sqlite3_get_autocommit(conn->db))
             rc = LEB_E_UNAVAILABLE; /* SQLite rolled the whole transaction back (disk full) */
     }
+    int64_t commit_started_us = monotonic_us();
     if (rc == 0)
         rc = exec_simple(conn, S_COMMIT);
+    uint64_t durable_us = (uint64_t)(monotonic_us() - commit_started_us);
     if (rc < 0) {
         if (!sqlite3_get_autocommit(conn->db))
             (void)exec_simple(conn, S_ROLLBACK);
@@ -1030,9 +1041,53 @@ static void run_batch(struct store *store, struct write_request **batch, size_t 
     store->stats.batch_size_buckets[bucket_of(count, size_bounds, 7)]++;
     store->stats.commit_us_buckets[bucket_of(commit_us, us_bounds, 7)]++;
     store->stats.commit_us_sum += commit_us;
+    store->stats.durable_us_sum += durable_us;
     pthread_mutex_unlock(&store->queue_lock);
     for (size_t i = 0; i < count; i++)
         sem_post(&batch[i]->done);
+}
+
+#define CHECKPOINT_FRAMES 4000
+#define CHECKPOINT_IDLE_MS 1000
+
+/* Called by SQLite after each commit of the writer with the WAL's size in frames. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct store *store = arg;
+    (void)db;
+    (void)name;
+    pthread_mutex_lock(&store->queue_lock);
+    store->wal_frames = frames;
+    if (frames >= CHECKPOINT_FRAMES)
+        pthread_cond_signal(&store->checkpoint_wanted);
+    pthread_mutex_unlock(&store->queue_lock);
+    return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+    struct store *store = arg;
+    pthread_mutex_lock(&store->queue_lock);
+    while (!store->stopping) {
+        if (store->wal_frames < CHECKPOINT_FRAMES) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += CHECKPOINT_IDLE_MS / 1000;
+            pthread_cond_timedwait(&store->checkpoint_wanted, &store->queue_lock, &until);
+        }
+        if (store->stopping || store->wal_frames == 0)
+            continue;
+        store->wal_frames = 0;
+        pthread_mutex_unlock(&store->queue_lock);
+        int log_frames = 0, done_frames = 0;
+        int rc = sqlite3_wal_checkpoint_v2(store->checkpointer.db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                           &log_frames, &done_frames);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            LOG_WARN("store: checkpoint failed", "error", sqlite3_errmsg(store->checkpointer.db));
+        pthread_mutex_lock(&store->queue_lock);
+    }
+    pthread_mutex_unlock(&store->queue_lock);
+    return NULL;
 }
 
 static void *writer_main(void *arg)
@@ -1101,13 +1156,16 @@ static void sqlite_close(struct store *store)
 {
     if (store == NULL)
         return;
-    if (store->writer.db != NULL && store->writer_thread) {
-        pthread_mutex_lock(&store->queue_lock);
-        store->stopping = true;
-        pthread_cond_broadcast(&store->queue_ready);
-        pthread_mutex_unlock(&store->queue_lock);
+    pthread_mutex_lock(&store->queue_lock);
+    store->stopping = true;
+    pthread_cond_broadcast(&store->queue_ready);
+    pthread_cond_broadcast(&store->checkpoint_wanted);
+    pthread_mutex_unlock(&store->queue_lock);
+    if (store->writer_started)
         pthread_join(store->writer_thread, NULL);
-    }
+    if (store->checkpointer_started)
+        pthread_join(store->checkpointer_thread, NULL);
+    conn_close(&store->checkpointer);
     for (int i = 0; i < store->readers_count; i++)
         conn_close(&store->readers[i]);
     if (store->writer.db != NULL) {
@@ -1117,13 +1175,15 @@ static void sqlite_close(struct store *store)
     }
     pthread_mutex_destroy(&store->queue_lock);
     pthread_cond_destroy(&store->queue_ready);
+    pthread_cond_destroy(&store->checkpoint_wanted);
     pthread_mutex_destroy(&store->readers_lock);
     pthread_cond_destroy(&store->readers_ready);
     free(store->path);
     free(store);
 }
 
-static int sqlite_open(struct store **out, const char *location, const struct store_options *options)
+static int sqlite_open(struct store **out, const char *location,
+                       const struct store_options *options)
 {
     if (location[0] == '\0')
         return LEB_E_INVALID_REQUEST;
@@ -1135,14 +1195,19 @@ static int sqlite_open(struct store **out, const char *location, const struct st
     store->batch_max = options->batch_max > 0 ? options->batch_max : 256;
     pthread_mutex_init(&store->queue_lock, NULL);
     pthread_cond_init(&store->queue_ready, NULL);
+    pthread_cond_init(&store->checkpoint_wanted, NULL);
     pthread_mutex_init(&store->readers_lock, NULL);
     pthread_cond_init(&store->readers_ready, NULL);
 
     int rc = conn_open(&store->writer, store->path, true);
     if (rc == 0)
         rc = migrate(&store->writer);
-    if (rc == 0)
+    if (rc == 0) {
         conn_prepare_all(&store->writer);
+        sqlite3_wal_autocheckpoint(store->writer.db, 0);
+        sqlite3_wal_hook(store->writer.db, on_wal_commit, store);
+        rc = conn_open(&store->checkpointer, store->path, true);
+    }
     int readers = options->readers > 0 ? options->readers : 16;
     if (readers > READERS_MAX)
         readers = READERS_MAX;
@@ -1154,8 +1219,14 @@ static int sqlite_open(struct store **out, const char *location, const struct st
             store->readers_count++;
         }
     }
-    if (rc == 0 && pthread_create(&store->writer_thread, NULL, writer_main, store) != 0)
-        rc = LEB_E_UNAVAILABLE;
+    if (rc == 0) {
+        store->writer_started =
+            pthread_create(&store->writer_thread, NULL, writer_main, store) == 0;
+        store->checkpointer_started =
+            pthread_create(&store->checkpointer_thread, NULL, checkpointer_main, store) == 0;
+        if (!store->writer_started || !store->checkpointer_started)
+            rc = LEB_E_UNAVAILABLE;
+    }
     if (rc < 0) {
         sqlite_close(store);
         return rc;

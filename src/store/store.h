@@ -98,10 +98,10 @@ struct notification_row {
 #define LEDGER_MISMATCHES_MAX 50
 
 struct ledger_mismatch {
-    char what[16];                     /* "transaction", "account", "total" */
-    char ref[LEDGER_ACCOUNT_SIZE];     /* the transaction id or the account code */
-    int64_t expected;                  /* the sum of entries */
-    int64_t actual;                    /* the stored balance (or the transaction's sum) */
+    char what[16];                 /* "transaction", "account", "total" */
+    char ref[LEDGER_ACCOUNT_SIZE]; /* the transaction id or the account code */
+    int64_t expected;              /* the sum of entries */
+    int64_t actual;                /* the stored balance (or the transaction's sum) */
 };
 
 struct ledger_report {
@@ -118,12 +118,13 @@ struct store_stats {
     uint64_t writes;
     uint64_t batch_size_buckets[8]; /* writes per commit: <=1, 2, 4, 8, 16, 32, 64, more */
     uint64_t commit_us_buckets[8];  /* commit time: <=0.5 ms, 1, 2, 5, 10, 25, 50, more */
-    uint64_t commit_us_sum;
+    uint64_t commit_us_sum;         /* BEGIN to COMMIT, the whole batch */
+    uint64_t durable_us_sum;        /* inside COMMIT alone: the WAL write and its fsync */
 };
 
 struct store_options {
-    int64_t batch_max;  /* most writes in one commit */
-    int readers;        /* read connections kept open */
+    int64_t batch_max; /* most writes in one commit */
+    int readers;       /* read connections kept open */
 };
 
 /* Runs inside a write transaction; a negative result rolls back what it did alone. */
@@ -155,8 +156,7 @@ struct store_backend {
     int (*tx_plan_insert)(struct store_tx *tx, const struct plan *plan, int64_t now);
     int (*tx_card_get)(struct store_tx *tx, struct card_row *out, const char *card_no);
     int (*tx_card_insert)(struct store_tx *tx, const struct card_row *card);
-    int (*tx_card_update_status)(struct store_tx *tx, const char *card_no,
-                                 enum card_status status);
+    int (*tx_card_update_status)(struct store_tx *tx, const char *card_no, enum card_status status);
     int (*tx_order_get)(struct store_tx *tx, struct order_row *out, const char *order_no);
     int (*tx_order_insert)(struct store_tx *tx, const struct order_row *order);
     int (*tx_order_update)(struct store_tx *tx, const struct order_row *order);
@@ -165,8 +165,7 @@ struct store_backend {
     int (*tx_card_paid_today)(struct store_tx *tx, const char *card_no, int64_t day_start,
                               int64_t *out_total);
     int (*tx_idempotency_get)(struct store_tx *tx, const char *key,
-                              char out_hash[REQUEST_HASH_SIZE],
-                              char out_order_no[ORDER_NO_SIZE]);
+                              char out_hash[REQUEST_HASH_SIZE], char out_order_no[ORDER_NO_SIZE]);
     int (*tx_idempotency_put)(struct store_tx *tx, const char *key, const char *request_hash,
                               const char *order_no, int64_t now);
     int (*tx_notification_insert)(struct store_tx *tx, const struct notification_row *row);
@@ -204,7 +203,8 @@ struct store_tx_base {
     const struct store_backend *backend;
 };
 
-#define STORE_CALL(store, fn, ...) (((struct store_base *)(store))->backend->fn((store), __VA_ARGS__))
+#define STORE_CALL(store, fn, ...)                                                                 \
+    (((struct store_base *)(store))->backend->fn((store), __VA_ARGS__))
 #define STORE_TX(tx, fn, ...) (((struct store_tx_base *)(tx))->backend->fn((tx), __VA_ARGS__))
 
 #endif
