@@ -42,5 +42,5 @@ fi
 here=$(cd "$(dirname "$0")/.." && pwd)
 if [ ! -d "$here/tests/node_modules/playwright-core" ] && [ -f "$here/tests/package.json" ]; then
   echo "deps: installing npm packages for tests" >&2
-  (cd "$here/tests" && npm install --no-audit --no-fund --silent)
+  (cd "$here/tests" && npm ci --no-audit --no-fund --silent)
 fi

@@ -131,7 +131,7 @@ static int decide(struct store_tx *tx, struct apply_job *job, struct order_row *
     if (notice->amount != order->quote.pay_amount) {
         if (order_allows(order, ORDER_EVENT_AMOUNT_MISMATCH)) {
             order_step(order, ORDER_EVENT_AMOUNT_MISMATCH);
-            memcpy(order->trade_no, notice->trade_no, TRADE_NO_SIZE);
+            snprintf(order->trade_no, sizeof(order->trade_no), "%s", notice->trade_no);
             job->outcome = PAYMENT_REVIEW;
         } else {
             job->outcome = PAYMENT_DOUBLE_PAYMENT;

@@ -38,6 +38,7 @@ struct http_request {
     char *body;
     size_t body_size;
     size_t body_capacity;
+    size_t body_max_bytes; /* the matched route's bound, or the configured one */
     bool body_too_large;
     char params[HTTP_PARAMS_MAX][HTTP_PARAM_SIZE]; /* the {} segments of the route */
     size_t params_count;
@@ -71,6 +72,7 @@ struct http_route {
     http_handler handler;
     enum http_auth auth;
     const char *metric_name; /* the route's label in metrics */
+    size_t body_max_bytes;   /* 0: the configured body_max_bytes */
 };
 
 /* ---- the server ---- */

@@ -66,8 +66,10 @@ int route_sms_inbound(struct http_request *request, struct http_response *respon
         sms_reply_card_no(reply, card.card_no, language);
     } else if (command == SMS_CMD_RECHARGE) {
         char url[256];
-        /* The base URL is cut to keep the link within one SMS; the card number never is. */
-        snprintf(url, sizeof(url), "%.170s/?card=%s", request->app->public_url, card.card_no);
+        /* The link names the sender's own phone number, not the card number: a forwarded SMS
+         * should not spread the card number. The base URL is cut to keep the link in one SMS. */
+        snprintf(url, sizeof(url), "%.170s/?number=%s", request->app->public_url,
+                 card.msisdn + (card.msisdn[0] == '+'));
         sms_reply_recharge_link(reply, url, language);
     } else {
         /* The auto-renewal commands come with auto-renewal; until then they, like any unknown
