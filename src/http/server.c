@@ -287,6 +287,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         atomic_fetch_add(&server->in_flight, 1);
         request_id_make(request->request_id);
         client_address_of(connection, request->client_address, sizeof(request->client_address));
+        /* The route is known from the request line: its own body bound applies from the first
+         * byte, so an over-large body is never buffered. */
+        request->body_max_bytes = (size_t)server->config->body_max_bytes;
+        char allow[64];
+        int route = http_route_match(request, method, url, allow, sizeof(allow));
+        if (route >= 0 && http_routes[route].body_max_bytes > 0)
+            request->body_max_bytes = http_routes[route].body_max_bytes;
         *request_cls = request;
         return MHD_YES;
     }

@@ -421,3 +421,27 @@ test('a card the operator created can be recharged end to end', async () => {
   assert.equal((await getBalance(lebd, msisdn(5, 1), token)).card_no, number);
   await assertLedgerBalanced(lebd, token);
 });
+
+test('a batch of the documented maximum, 1000 cards, fits its body limit; 1001 is refused', async () => {
+  const token = await login(lebd);
+  assertStatus(await adminPost('/api/v1/admin/plans', planBody('BATCHK'), token), 201);
+  const rows = (count) =>
+    Array.from({ length: count }, (_, index) => ({
+      card_no: cardNo(6, index),
+      msisdn: msisdn(6, index),
+      plan: 'BATCHK',
+    }));
+  const tooMany = await adminPost('/api/v1/admin/cards', { cards: rows(1001) }, token);
+  assertError(tooMany, 400, 'invalid_request', 'a batch of 1001');
+  assertError(
+    await api(lebd, 'GET', `/api/v1/cards/${cardNo(6, 0)}/balance`, { token }),
+    404,
+    'card_not_found',
+    'nothing of the refused batch exists',
+  );
+  const created = await adminPost('/api/v1/admin/cards', { cards: rows(1000) }, token);
+  assertStatus(created, 201, 'a batch of 1000');
+  assert.equal(created.body.created, 1000);
+  const last = await getBalance(lebd, cardNo(6, 999), token);
+  assert.equal(last.balance, 0);
+});
