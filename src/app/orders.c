@@ -16,6 +16,7 @@
 
 #define EXPIRE_BATCH_MAX 500
 #define EXPIRE_ROUNDS_MAX 100
+#define ORDER_NO_ATTEMPTS 5
 
 static int resolve_card_no(struct app *app, char out[CARDNO_SIZE], const char *number)
 {
@@ -156,8 +157,13 @@ int app_order_create(struct app *app, struct order_row *out, bool *replayed,
                              .key = idempotency_key,
                              .request_hash = request_hash,
                              .now = app_now(app)};
-    order_no_generate(job.order.order_no, job.now);
-    rc = store_write(app->store, create_in_tx, &job);
+    /* Ten random digits per second make a clash rare, not impossible: draw again. */
+    for (int attempt = 0; attempt < ORDER_NO_ATTEMPTS; attempt++) {
+        order_no_generate(job.order.order_no, job.now);
+        rc = store_write(app->store, create_in_tx, &job);
+        if (rc != LEB_E_ORDER_EXISTS)
+            break;
+    }
     if (rc < 0)
         return rc;
     LEB_ASSERT(job.order.order_no[0] != '\0');

@@ -69,6 +69,7 @@ static const struct leb_error_info leb_error_table[] = {
     [-LEB_E_INTERNAL] = {"internal", 500, "Internal error."},
     [-LEB_E_UNAVAILABLE] = {"unavailable", 503, "The service is unavailable; try again later."},
     [-LEB_E_INVALID_PLAN] = {"invalid_plan", 400, "The plan's fields contradict each other."},
+    [-LEB_E_ORDER_EXISTS] = {"order_exists", 409, "That order number is taken."},
 };
 
 /* A code added to error.h without a row here fails the build, not a request. */

@@ -60,7 +60,8 @@ enum leb_error {
     LEB_E_INTERNAL = -30,                   /* 500 internal */
     LEB_E_UNAVAILABLE = -31,                /* 503 unavailable: shutting down, store down */
     LEB_E_INVALID_PLAN = -32,               /* 400 invalid_plan: a plan's fields contradict */
-    LEB_E_ERROR_COUNT_ = -33                /* one past the last code; not a code */
+    LEB_E_ORDER_EXISTS = -33,               /* 409 order_exists: an order number was taken */
+    LEB_E_ERROR_COUNT_ = -34                /* one past the last code; not a code */
 };
 
 /* The stable snake_case name of "code" ("invalid_card_number"); "internal" for unknown. */

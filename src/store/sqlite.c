@@ -182,7 +182,8 @@ static const char *const migrations[] = {
     "CREATE INDEX orders_card ON orders (card_no, created_at);"
     "CREATE TABLE idempotency_keys ("
     "  key TEXT PRIMARY KEY, request_hash TEXT NOT NULL,"
-    "  order_no TEXT NOT NULL REFERENCES orders (order_no), created_at INTEGER NOT NULL);"
+    "  order_no TEXT NOT NULL REFERENCES orders (order_no), created_at INTEGER NOT NULL)"
+    "  WITHOUT ROWID;"
     "CREATE TABLE payment_notifications ("
     "  id INTEGER PRIMARY KEY, provider TEXT NOT NULL, order_no TEXT, trade_no TEXT,"
     "  amount INTEGER, status TEXT, outcome TEXT NOT NULL, raw BLOB NOT NULL,"
@@ -191,10 +192,10 @@ static const char *const migrations[] = {
     "CREATE TABLE payments ("
     "  provider TEXT NOT NULL, trade_no TEXT NOT NULL,"
     "  order_no TEXT NOT NULL REFERENCES orders (order_no), amount INTEGER NOT NULL,"
-    "  received_at INTEGER NOT NULL, PRIMARY KEY (provider, trade_no));"
+    "  received_at INTEGER NOT NULL, PRIMARY KEY (provider, trade_no)) WITHOUT ROWID;"
     "CREATE TABLE accounts ("
     "  code TEXT PRIMARY KEY, currency TEXT NOT NULL,"
-    "  balance INTEGER NOT NULL CHECK (typeof(balance) = 'integer'));"
+    "  balance INTEGER NOT NULL CHECK (typeof(balance) = 'integer')) WITHOUT ROWID;"
     "CREATE TABLE ledger_transactions ("
     "  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, order_no TEXT, currency TEXT NOT NULL,"
     "  created_at INTEGER NOT NULL);"
@@ -790,7 +791,7 @@ static int tx_order_insert(struct store_tx *tx, const struct order_row *order)
     bind_int(s, 15, order->paid_at);
     bind_int(s, 16, order->credited_at);
     bind_int(s, 17, order->updated_at);
-    return step_done(conn, s, LEB_E_INTERNAL);
+    return step_done(conn, s, LEB_E_ORDER_EXISTS);
 }
 
 static int tx_order_update(struct store_tx *tx, const struct order_row *order)

@@ -54,6 +54,7 @@ static const struct expected_error expected_errors[] = {
     {LEB_E_INTERNAL, "internal", 500},
     {LEB_E_UNAVAILABLE, "unavailable", 503},
     {LEB_E_INVALID_PLAN, "invalid_plan", 400},
+    {LEB_E_ORDER_EXISTS, "order_exists", 409},
 };
 #define EXPECTED_ERRORS_COUNT (sizeof(expected_errors) / sizeof(expected_errors[0]))
 
