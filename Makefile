@@ -16,13 +16,13 @@ $(BUILD)/Makefile: CMakeLists.txt
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 
 build: $(BUILD)/Makefile
-	@cmake --build $(BUILD) -j $(JOBS)
+	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
 
 $(BUILD_ASAN)/Makefile: CMakeLists.txt
 	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DLEB_SANITIZE=ON >/dev/null
 
 asan: $(BUILD_ASAN)/Makefile
-	@cmake --build $(BUILD_ASAN) -j $(JOBS)
+	@cmake --build $(BUILD_ASAN) -j $(JOBS) -- --no-print-directory
 
 run: deps build
 	@mkdir -p var
