@@ -52,6 +52,7 @@ struct http_server {
     atomic_uint_fast64_t requests[ROUTES_MAX + 1][STATUSES_COUNT + 1];
     atomic_uint_fast64_t duration_us_sum;
     atomic_int in_flight; /* requests begun and not completed */
+    atomic_bool stopping; /* once set, every answer closes its connection */
     pthread_mutex_t rate_lock;
     struct rate_slot *rate_slots; /* a fixed table: a collision evicts the older address */
 };
@@ -263,6 +264,8 @@ static enum MHD_Result send_response(struct http_request *request, struct http_r
     MHD_add_response_header(mhd, "X-Request-Id", request->request_id);
     MHD_add_response_header(mhd, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(mhd, "Cache-Control", "no-store");
+    if (atomic_load(&request->server->stopping))
+        MHD_add_response_header(mhd, MHD_HTTP_HEADER_CONNECTION, "close");
     for (size_t i = 0; i < response->headers_count; i++)
         MHD_add_response_header(mhd, response->header_names[i], response->header_values[i]);
     enum MHD_Result result = MHD_queue_response(request->connection, response->status, mhd);
@@ -471,6 +474,7 @@ void http_stop(struct http_server *server)
         return;
     /* Stop accepting first; MHD_stop_daemon then waits for every connection's thread, so a
      * request that was being answered is answered in full. */
+    atomic_store(&server->stopping, true);
     MHD_socket listener = MHD_quiesce_daemon(server->daemon);
     if (listener != MHD_INVALID_SOCKET)
         close(listener);

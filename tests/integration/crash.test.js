@@ -174,3 +174,60 @@ test('kill -9 while payments are acknowledged: none lost, none credited twice', 
   }
   await assertLedgerBalanced(second, token2);
 });
+
+/*
+ * SIGTERM in the middle of a burst: lebd stops accepting, answers what it already took in,
+ * and exits 0. Every notification answered 200 is credited; none gets a 5xx; after a restart
+ * the rest are re-sent and each order is credited exactly once.
+ */
+test('SIGTERM during a burst of payments: in-flight requests are answered, exit 0, nothing lost', async (t) => {
+  const first = await startLebd({ t });
+  const token = await login(first);
+  const card = '8986010000000000018';
+  const before = (await getBalance(first, card, token)).balance;
+  const TOTAL = 200;
+  const created = await mapLimit(Array.from({ length: TOTAL }, (_, i) => i), 16, async (index) => {
+    const face = 1000 + 100 * (index % 50);
+    const response = await api(first, 'POST', '/api/v1/orders', {
+      body: { card, face_amount: face, channel: 'web', payment_method: 'sandbox' },
+    });
+    assertStatus(response, 201, `order ${index}`);
+    const raw = notifyBody({
+      order_no: response.body.order_no,
+      trade_no: `TERM-${index}`,
+      amount: response.body.pay_amount,
+      status: 'SUCCESS',
+    });
+    const signature = signSandbox(raw, first.sandboxSecret);
+    return { index, face, orderNo: response.body.order_no, raw, signature };
+  });
+  for (const result of created) if (!result.ok) throw result.error;
+  const items = created.map((result) => result.value);
+
+  const acknowledged = new Set();
+  let stopping = null;
+  const fired = await mapLimit(items, 32, async (item) => {
+    const result = await sendNotification(first, item);
+    if (result.status === 200) {
+      acknowledged.add(item.orderNo);
+      if (acknowledged.size >= 50 && !stopping) stopping = first.stop();
+    } else if (result.status !== 0) {
+      assert.fail(`notification ${item.index} during shutdown: ${result.status} ${result.text}`);
+    }
+  });
+  for (const result of fired) if (!result.ok) throw result.error;
+  assert.ok(stopping, 'SIGTERM was sent');
+  await stopping; /* asserts exit code 0 */
+  t.diagnostic(`answered 200 before the stop completed: ${acknowledged.size} of ${TOTAL}`);
+
+  const second = await first.restart();
+  const token2 = await login(second);
+  for (const orderNo of acknowledged) {
+    assert.equal((await getOrder(second, orderNo)).body.status, 'succeeded', orderNo);
+  }
+  const resent = await mapLimit(items, 32, (item) => sendNotification(second, item));
+  resent.forEach((result, index) => assert.equal(result.value.status, 200, `resend ${index}`));
+  const expected = items.reduce((sum, item) => sum + item.face, before);
+  assert.equal((await getBalance(second, card, token2)).balance, expected);
+  await assertLedgerBalanced(second, token2);
+});
