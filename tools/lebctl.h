@@ -244,6 +244,14 @@ char *out_format_value(const json_t *value, bool money, const char *currency);
 void out_object(FILE *stream, const json_t *object, const char *const *keys,
                 const char *const *hidden);
 
+/*
+ * api_call, then the answer as the command's output: the raw body with --json, otherwise
+ * "heading" (a line of its own, may be NULL) and out_object with "keys" and "hidden". Returns
+ * 0 or the exit code, as api_call.
+ */
+int api_show(struct lebctl *ctx, const char *method, const char *path, const json_t *body,
+             const char *heading, const char *const *keys, const char *const *hidden);
+
 /* A table with aligned columns, built in memory and printed at once. */
 struct out_table;
 

@@ -93,17 +93,7 @@ static int card_show_run(struct lebctl *ctx, const struct lebctl_args *args)
         return LEBCTL_EXIT_REFUSED;
     }
     snprintf(path, sizeof path, "/api/v1/cards/%s/balance", escaped);
-    struct http_response response;
-    int result = api_call(ctx, &response, "GET", path, NULL);
-    if (result == 0) {
-        if (ctx->json) {
-            out_json_raw(&response);
-        } else {
-            out_object(stdout, response.json, card_view_keys, card_view_hidden);
-        }
-    }
-    http_response_free(&response);
-    return result;
+    return api_show(ctx, "GET", path, NULL, NULL, card_view_keys, card_view_hidden);
 }
 
 static const struct lebctl_option card_show_options[] = {
@@ -165,17 +155,10 @@ static int card_create_run(struct lebctl *ctx, const struct lebctl_args *args)
     if (status != NULL) {
         json_object_set_new(body, "status", json_string(status));
     }
-    struct http_response response;
-    int result = api_call(ctx, &response, "POST", "/api/v1/admin/cards", body);
-    if (result == 0) {
-        if (ctx->json) {
-            out_json_raw(&response);
-        } else {
-            printf("created card %s\n", card_normalized);
-            out_object(stdout, response.json, card_view_keys, card_view_hidden);
-        }
-    }
-    http_response_free(&response);
+    char heading[64];
+    snprintf(heading, sizeof heading, "created card %s", card_normalized);
+    int result = api_show(ctx, "POST", "/api/v1/admin/cards", body, heading, card_view_keys,
+                          card_view_hidden);
     json_decref(body);
     return result;
 }

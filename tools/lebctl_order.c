@@ -29,17 +29,7 @@ static int order_show_run(struct lebctl *ctx, const struct lebctl_args *args)
         return usage_error(&lebctl_command_order_show, "'%s' is not an order number", order_no);
     }
     snprintf(path, sizeof path, "/api/v1/orders/%s", escaped);
-    struct http_response response;
-    int result = api_call(ctx, &response, "GET", path, NULL);
-    if (result == 0) {
-        if (ctx->json) {
-            out_json_raw(&response);
-        } else {
-            out_object(stdout, response.json, keys, hidden);
-        }
-    }
-    http_response_free(&response);
-    return result;
+    return api_show(ctx, "GET", path, NULL, NULL, keys, hidden);
 }
 
 static const struct lebctl_option order_show_options[] = {

@@ -468,3 +468,23 @@ void out_table_free(struct out_table *table)
     free(table->cells);
     free(table);
 }
+
+int api_show(struct lebctl *ctx, const char *method, const char *path, const json_t *body,
+             const char *heading, const char *const *keys, const char *const *hidden)
+{
+    struct http_response response;
+    int result = api_call(ctx, &response, method, path, body);
+    if (result == 0) {
+        if (ctx->json) {
+            out_json_raw(&response);
+        } else {
+            if (heading != NULL) {
+                out_text(stdout, heading);
+                fputc('\n', stdout);
+            }
+            out_object(stdout, response.json, keys, hidden);
+        }
+    }
+    http_response_free(&response);
+    return result;
+}

@@ -7,6 +7,7 @@
  * (numbers are numbers, the retention model is known); whether a plan makes sense (min <= max,
  * denominations within range...) is lebd's rule and its invalid_plan answer.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 
 #define PLAN_AMOUNT_MAX 9007199254740992LL /* 2^53: what JSON carries exactly everywhere */
 #define PLAN_DAYS_MAX 36500LL
+#define PLAN_HEADING_SIZE 160
 #define PLAN_DENOMINATIONS_INPUT_MAX 64
 
 /* Sets "key" of "body" to the amount in fen given as option "option", if it was given. */
@@ -117,25 +119,13 @@ static int plan_create_run(struct lebctl *ctx, const struct lebctl_args *args)
     }
     json_object_set_new(body, "recharge_allowed",
                         json_boolean(args_get(args, "no-recharge") == NULL));
-    struct http_response response;
-    result = api_call(ctx, &response, "POST", "/api/v1/admin/plans", body);
-    if (result == 0) {
-        if (ctx->json) {
-            out_json_raw(&response);
-        } else {
-            static const char *const keys[] = {
-                "code",        "name",          "currency",   "model",
-                "monthly_fee", "denominations", "min_amount", "max_amount",
-                "amount_step", "daily_limit",   "grace_days", NULL,
-            };
-            const json_t *created_code = json_object_get(response.json, "code");
-            printf("created plan ");
-            out_text(stdout, json_is_string(created_code) ? json_string_value(created_code) : code);
-            printf("\n");
-            out_object(stdout, response.json, keys, NULL);
-        }
-    }
-    http_response_free(&response);
+    static const char *const keys[] = {
+        "code",       "name",       "currency",    "model",       "monthly_fee", "denominations",
+        "min_amount", "max_amount", "amount_step", "daily_limit", "grace_days",  NULL,
+    };
+    char heading[PLAN_HEADING_SIZE];
+    snprintf(heading, sizeof heading, "created plan %s", code);
+    result = api_show(ctx, "POST", "/api/v1/admin/plans", body, heading, keys, NULL);
     json_decref(body);
     return result;
 }
