@@ -132,6 +132,11 @@ int main(int argc, char **argv)
 
     struct store_options options = {.batch_max = config.batch_max, .readers = 16};
     int rc = store_open(&store, config.db, &options);
+    if (rc == LEB_E_INVALID_REQUEST) {
+        fprintf(stderr, "lebd: no store backend for that --db; this build has sqlite:PATH only "
+                        "(PostgreSQL is planned)\n");
+        goto out;
+    }
     if (rc < 0) {
         LOG_ERROR("cannot open the store", "code", leb_error_name(rc));
         goto out;

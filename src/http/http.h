@@ -83,6 +83,10 @@ LEB_MUST_CHECK int http_start(struct http_server **out, struct app *app,
 unsigned int http_port(const struct http_server *server);
 /* Stops accepting, lets in-flight requests finish, then frees. NULL is fine. */
 void http_stop(struct http_server *server);
+/* Appends printf-formatted text to a growing buffer ("*out" is malloc'd, "*size" excludes the
+ * NUL that is always kept). */
+void http_buffer_append(char **out, size_t *size, size_t *capacity, const char *format, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Renders Prometheus text of the HTTP counters into "out" (appending). */
 void http_metrics_render(struct http_server *server, char **out, size_t *size, size_t *capacity);
 const struct config *http_config(const struct http_server *server);

@@ -7,6 +7,7 @@
 
 #include "core/timeutil.h"
 #include "http/http.h"
+#include "util/log.h"
 
 #define CARDS_BATCH_MAX 1000
 #define FIELD_MAX 128
@@ -28,6 +29,12 @@ int route_login(struct http_request *request, struct http_response *response)
     int64_t expires_at = 0;
     if (rc == 0)
         rc = app_login(request->app, token, &role, &expires_at, username, password);
+    if (rc == 0)
+        LOG_INFO("login", "request_id", request->request_id, "username", username, "role",
+                 role_name(role));
+    else if (rc == LEB_E_INVALID_CREDENTIALS)
+        LOG_WARN("login refused", "request_id", request->request_id, "username", username, "client",
+                 request->client_address);
     json_decref(root);
     if (rc < 0)
         return rc;
@@ -171,6 +178,8 @@ int route_plan_create(struct http_request *request, struct http_response *respon
     json_decref(root);
     if (rc < 0)
         return rc;
+    LOG_INFO("plan created", "request_id", request->request_id, "by", request->token.username,
+             "plan", plan.code);
     return http_reply_json(response, 201, http_json_plan(&plan));
 }
 
@@ -267,6 +276,12 @@ int route_cards_create(struct http_request *request, struct http_response *respo
             json_array_append_new(list, http_json_card_full(&created[i]));
         http_reply_json(response, 201,
                         json_pack("{s:I, s:o}", "created", (json_int_t)count, "cards", list));
+    }
+    if (rc == 0) {
+        char count_text[24];
+        snprintf(count_text, sizeof(count_text), LOG_RAW_PREFIX "%zu", count);
+        LOG_INFO("cards created", "request_id", request->request_id, "by", request->token.username,
+                 "count", count_text);
     }
     free(cards);
     free(created);

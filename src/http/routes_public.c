@@ -8,6 +8,7 @@
 #include "core/cardno.h"
 #include "http/http.h"
 #include "pay/pay.h"
+#include "util/log.h"
 
 #define CARD_INPUT_MAX 64
 #define IDEMPOTENCY_KEY_MAX 128
@@ -22,102 +23,71 @@ int route_readyz(struct http_request *request, struct http_response *response)
     return http_reply_json(response, 200, json_pack("{s:s}", "status", "ready"));
 }
 
-static void metric(char **out, size_t *size, size_t *capacity, const char *name, const char *type,
-                   const char *help, uint64_t value)
+static void counter(char **out, size_t *size, size_t *capacity, const char *name, const char *help,
+                    uint64_t value)
 {
-    size_t need = strlen(name) * 3 + strlen(help) + 96;
-    if (*size + need >= *capacity) {
-        *capacity = (*capacity + need) * 2;
-        *out = realloc(*out, *capacity);
-        LEB_ASSERT(*out != NULL);
+    http_buffer_append(out, size, capacity, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name,
+                       help, name, name, (unsigned long long)value);
+}
+
+/* A Prometheus histogram from 8 bucket counts whose upper bounds are "bounds" (the last is
+ * +Inf); "sum" is already in the histogram's unit. */
+static void histogram(char **out, size_t *size, size_t *capacity, const char *name,
+                      const char *help, const char *const bounds[8], const uint64_t buckets[8],
+                      const char *sum, uint64_t count)
+{
+    http_buffer_append(out, size, capacity, "# HELP %s %s\n# TYPE %s histogram\n", name, help,
+                       name);
+    uint64_t cumulative = 0;
+    for (int b = 0; b < 8; b++) {
+        cumulative += buckets[b];
+        http_buffer_append(out, size, capacity, "%s_bucket{le=\"%s\"} %llu\n", name, bounds[b],
+                           (unsigned long long)cumulative);
     }
-    *size +=
-        (size_t)snprintf(*out + *size, *capacity - *size, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n",
-                         name, help, name, type, name, (unsigned long long)value);
+    http_buffer_append(out, size, capacity, "%s_sum %s\n%s_count %llu\n", name, sum, name,
+                       (unsigned long long)count);
 }
 
 int route_metrics(struct http_request *request, struct http_response *response)
 {
+    static const char *const size_bounds[8] = {"1", "2", "4", "8", "16", "32", "64", "+Inf"};
+    static const char *const time_bounds[8] = {"0.0005", "0.001", "0.002", "0.005",
+                                               "0.01",   "0.025", "0.05",  "+Inf"};
     struct app *app = request->app;
     size_t size = 0, capacity = 8192;
     char *text = malloc(capacity);
     LEB_ASSERT(text != NULL);
     text[0] = '\0';
     http_metrics_render(request->server, &text, &size, &capacity);
-    metric(&text, &size, &capacity, "leb_orders_created_total", "counter", "Orders created.",
-           atomic_load(&app->counters.orders_created));
-    metric(&text, &size, &capacity, "leb_orders_expired_total", "counter", "Orders expired unpaid.",
-           atomic_load(&app->counters.orders_expired));
-    metric(&text, &size, &capacity, "leb_payments_credited_total", "counter",
-           "Payments credited to cards.", atomic_load(&app->counters.payments_credited));
+    counter(&text, &size, &capacity, "leb_orders_created_total", "Orders created.",
+            atomic_load(&app->counters.orders_created));
+    counter(&text, &size, &capacity, "leb_orders_expired_total", "Orders expired unpaid.",
+            atomic_load(&app->counters.orders_expired));
+    counter(&text, &size, &capacity, "leb_payments_credited_total", "Payments credited to cards.",
+            atomic_load(&app->counters.payments_credited));
+    http_buffer_append(&text, &size, &capacity,
+                       "# HELP leb_notifications_total Payment notifications by outcome.\n"
+                       "# TYPE leb_notifications_total counter\n");
+    for (int o = 0; o < PAYMENT_OUTCOME_COUNT; o++)
+        http_buffer_append(&text, &size, &capacity,
+                           "leb_notifications_total{provider=\"all\",outcome=\"%s\"} %llu\n",
+                           payment_outcome_name((enum payment_outcome)o),
+                           (unsigned long long)atomic_load(&app->counters.notifications[o]));
+
     struct store_stats stats;
     store_backend_of(app->store)->stats(app->store, &stats);
-    metric(&text, &size, &capacity, "leb_store_commits_total", "counter",
-           "Durable commits of the write path.", stats.commits);
-    metric(&text, &size, &capacity, "leb_store_writes_total", "counter",
-           "Writes committed (several share one commit).", stats.writes);
-    char line[256];
-    static const char *const size_bounds[] = {"1", "2", "4", "8", "16", "32", "64", "+Inf"};
-    static const char *const time_bounds[] = {"0.0005", "0.001", "0.002", "0.005",
-                                              "0.01",   "0.025", "0.05",  "+Inf"};
-    const char *heads[] = {"# HELP leb_store_batch_size Writes per commit.\n"
-                           "# TYPE leb_store_batch_size histogram\n",
-                           "# HELP leb_store_commit_seconds Time of one batch's commit.\n"
-                           "# TYPE leb_store_commit_seconds histogram\n"};
-    for (int h = 0; h < 2; h++) {
-        const char *name = h == 0 ? "leb_store_batch_size" : "leb_store_commit_seconds";
-        const uint64_t *buckets = h == 0 ? stats.batch_size_buckets : stats.commit_us_buckets;
-        size_t head_size = strlen(heads[h]);
-        uint64_t cumulative = 0;
-        for (int b = 0; b < 9; b++) {
-            int n;
-            if (b < 8) {
-                cumulative += buckets[b];
-                n = snprintf(line, sizeof(line), "%s_bucket{le=\"%s\"} %llu\n", name,
-                             h == 0 ? size_bounds[b] : time_bounds[b],
-                             (unsigned long long)cumulative);
-            } else if (h == 0) {
-                n = snprintf(line, sizeof(line), "%s_sum %llu\n%s_count %llu\n", name,
-                             (unsigned long long)stats.writes, name,
-                             (unsigned long long)stats.commits);
-            } else {
-                n = snprintf(line, sizeof(line), "%s_sum %.6f\n%s_count %llu\n", name,
-                             (double)stats.commit_us_sum / 1e6, name,
-                             (unsigned long long)stats.commits);
-            }
-            size_t need = (size_t)n + (b == 0 ? head_size : 0) + 1;
-            if (size + need >= capacity) {
-                capacity = (capacity + need) * 2;
-                text = realloc(text, capacity);
-                LEB_ASSERT(text != NULL);
-            }
-            if (b == 0) {
-                memcpy(text + size, heads[h], head_size);
-                size += head_size;
-            }
-            memcpy(text + size, line, (size_t)n);
-            size += (size_t)n;
-            text[size] = '\0';
-        }
-    }
-    size_t head = size;
-    for (int o = 0; o < PAYMENT_OUTCOME_COUNT; o++) {
-        int n = snprintf(line, sizeof(line),
-                         "%sleb_notifications_total{provider=\"all\",outcome=\"%s\"} %llu\n",
-                         o == 0 ? "# HELP leb_notifications_total Payment notifications by "
-                                  "outcome.\n# TYPE leb_notifications_total counter\n"
-                                : "",
-                         payment_outcome_name((enum payment_outcome)o),
-                         (unsigned long long)atomic_load(&app->counters.notifications[o]));
-        if (size + (size_t)n + 1 >= capacity) {
-            capacity = (capacity + (size_t)n) * 2;
-            text = realloc(text, capacity);
-            LEB_ASSERT(text != NULL);
-        }
-        memcpy(text + size, line, (size_t)n + 1);
-        size += (size_t)n;
-    }
-    (void)head;
+    counter(&text, &size, &capacity, "leb_store_commits_total",
+            "Durable commits of the write path.", stats.commits);
+    counter(&text, &size, &capacity, "leb_store_writes_total",
+            "Writes committed (several share one commit).", stats.writes);
+    char sum[32];
+    snprintf(sum, sizeof(sum), "%llu", (unsigned long long)stats.writes);
+    histogram(&text, &size, &capacity, "leb_store_batch_size", "Writes per commit.", size_bounds,
+              stats.batch_size_buckets, sum, stats.commits);
+    snprintf(sum, sizeof(sum), "%.6f", (double)stats.commit_us_sum / 1e6);
+    histogram(&text, &size, &capacity, "leb_store_commit_seconds",
+              "Time of one batch, BEGIN to durable COMMIT.", time_bounds, stats.commit_us_buckets,
+              sum, stats.commits);
     response->status = 200;
     response->body = text;
     response->body_size = size;
@@ -127,8 +97,14 @@ int route_metrics(struct http_request *request, struct http_response *response)
 
 int route_card_public(struct http_request *request, struct http_response *response)
 {
-    if (!http_rate_limit_take(request))
+    if (!http_rate_limit_take(request)) {
+        /* One token comes back every 60 / rate seconds: that is when to try again. */
+        int64_t per_min = http_config(request->server)->card_lookup_per_min;
+        char seconds[24];
+        snprintf(seconds, sizeof(seconds), "%lld", (long long)((60 + per_min - 1) / per_min));
+        http_header_add(response, "Retry-After", seconds);
         return LEB_E_RATE_LIMITED;
+    }
     struct card_row card;
     int rc = app_card_find(request->app, &card, request->params[0]);
     if (rc < 0)
@@ -257,6 +233,14 @@ int route_order_create(struct http_request *request, struct http_response *respo
     json_decref(root);
     if (rc < 0)
         return rc;
+    if (!replayed) {
+        char card_masked[CARDNO_MASKED_SIZE], amount[32];
+        cardno_mask(card_masked, order.card_no);
+        snprintf(amount, sizeof(amount), LOG_RAW_PREFIX "%lld", (long long)order.quote.face_amount);
+        LOG_INFO("order created", "request_id", request->request_id, "order_no", order.order_no,
+                 "card", card_masked, "face_amount", amount, "channel", channel_name(order.channel),
+                 "payment_method", payment_method_name(order.method));
+    }
     return http_reply_json(response, replayed ? 200 : 201, order_view(request->app, &order));
 }
 

@@ -102,9 +102,7 @@ static size_t status_index(unsigned int status)
     return STATUSES_COUNT;
 }
 
-static void buffer_append(char **out, size_t *size, size_t *capacity, const char *format, ...)
-    __attribute__((format(printf, 4, 5)));
-static void buffer_append(char **out, size_t *size, size_t *capacity, const char *format, ...)
+void http_buffer_append(char **out, size_t *size, size_t *capacity, const char *format, ...)
 {
     for (;;) {
         va_list args;
@@ -124,26 +122,27 @@ static void buffer_append(char **out, size_t *size, size_t *capacity, const char
 
 void http_metrics_render(struct http_server *server, char **out, size_t *size, size_t *capacity)
 {
-    buffer_append(out, size, capacity,
-                  "# HELP leb_http_requests_total HTTP requests by route and status.\n"
-                  "# TYPE leb_http_requests_total counter\n");
+    http_buffer_append(out, size, capacity,
+                       "# HELP leb_http_requests_total HTTP requests by route and status.\n"
+                       "# TYPE leb_http_requests_total counter\n");
     for (size_t r = 0; r <= http_routes_count && r <= ROUTES_MAX; r++) {
         const char *route = r < http_routes_count ? http_routes[r].metric_name : "unmatched";
         for (size_t s = 0; s <= STATUSES_COUNT; s++) {
             uint64_t n = atomic_load(&server->requests[r][s]);
             if (n == 0)
                 continue;
-            buffer_append(out, size, capacity,
-                          "leb_http_requests_total{route=\"%s\",status=\"%s%u\"} %llu\n", route,
-                          s < STATUSES_COUNT ? "" : "other", s < STATUSES_COUNT ? statuses[s] : 0u,
-                          (unsigned long long)n);
+            http_buffer_append(out, size, capacity,
+                               "leb_http_requests_total{route=\"%s\",status=\"%s%u\"} %llu\n",
+                               route, s < STATUSES_COUNT ? "" : "other",
+                               s < STATUSES_COUNT ? statuses[s] : 0u, (unsigned long long)n);
         }
     }
-    buffer_append(out, size, capacity,
-                  "# HELP leb_http_request_duration_seconds_sum Time spent answering requests.\n"
-                  "# TYPE leb_http_request_duration_seconds_sum counter\n"
-                  "leb_http_request_duration_seconds_sum %.6f\n",
-                  (double)atomic_load(&server->duration_us_sum) / 1e6);
+    http_buffer_append(
+        out, size, capacity,
+        "# HELP leb_http_request_duration_seconds_sum Time spent answering requests.\n"
+        "# TYPE leb_http_request_duration_seconds_sum counter\n"
+        "leb_http_request_duration_seconds_sum %.6f\n",
+        (double)atomic_load(&server->duration_us_sum) / 1e6);
 }
 
 /* 16 letters: no digits, so the logs' masking of long digit runs never touches a request id. */
@@ -189,8 +188,6 @@ static void render_error(struct http_response *response, int code)
     response->file_path = NULL;
     (void)http_reply_json(response, (unsigned int)leb_error_http_status(code),
                           json_pack("{s:o}", "error", error));
-    if (code == LEB_E_RATE_LIMITED)
-        http_header_add(response, "Retry-After", "60");
 }
 
 static int authenticate(struct http_request *request)
