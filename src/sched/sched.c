@@ -1,6 +1,7 @@
 /*
  * sched.c - the timer thread and its job table.
  */
+#define _GNU_SOURCE /* pthread_setname_np: threads named in top, perf and gdb */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -51,6 +52,7 @@ static int64_t monotonic_ms(void)
 static void *sched_main(void *arg)
 {
     struct sched *sched = arg;
+    pthread_setname_np(pthread_self(), "leb-sched");
     pthread_mutex_lock(&sched->lock);
     while (!sched->stopping) {
         int64_t now_ms = monotonic_ms(), next_ms = now_ms + 1000;
