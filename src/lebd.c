@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "app/app.h"
+#include "core/timeutil.h"
 #include "http/http.h"
 #include "sched/sched.h"
 #include "store/store.h"
@@ -28,12 +29,6 @@
 #define DEMO_SMS_KEY "demo-sms-key"
 
 extern char **environ;
-
-static int64_t clock_real(void *context)
-{
-    (void)context;
-    return (int64_t)time(NULL);
-}
 
 static int secret_copy(char *out, size_t size, const char *value, const char *fallback,
                        const char *name, bool demo)
@@ -119,7 +114,16 @@ int main(int argc, char **argv)
     struct sched *sched = NULL;
     struct app *app = calloc(1, sizeof(*app));
     LEB_ASSERT(app != NULL);
-    app->clock = clock_real;
+    /* One clock for every rule: the real time, moved by --clock, and forward by the test-mode
+     * clock route. */
+    app->clock = app_clock_offset_now;
+    app->clock_context = app;
+    app->test_mode = config.test_mode;
+    if (config.clock != NULL) {
+        int64_t start = 0;
+        LEB_ASSERT(time_parse_rfc3339(&start, config.clock) == 0); /* config_load checked it */
+        atomic_store(&app->clock_offset_s, start - (int64_t)time(NULL));
+    }
     app->order_ttl_s = config.order_ttl_s;
     app->sandbox_enabled = config.demo;
     if (secret_copy(app->sms_key, sizeof(app->sms_key), config.sms_key, DEMO_SMS_KEY, "sms.key",
@@ -172,7 +176,7 @@ int main(int argc, char **argv)
     snprintf(app->public_url, sizeof(app->public_url), "%s",
              config.public_url && config.public_url[0] ? config.public_url : app->self_url);
 
-    rc = sched_start(&sched, app, config.expiry_interval_s);
+    rc = sched_start(&sched, app, config.expiry_interval_s, config.lifecycle_interval_s);
     if (rc < 0)
         goto out;
     LOG_INFO("listening", "url", app->self_url, "db",

@@ -52,8 +52,13 @@ static int cards_in_tx(struct store_tx *tx, void *arg)
         struct plan plan;
         int rc = STORE_TX(tx, tx_plan_get, &plan, job->rows[i].plan_code);
         if (rc == 0) {
-            memcpy(job->rows[i].currency, plan.currency, CURRENCY_SIZE);
-            rc = STORE_TX(tx, tx_card_insert, &job->rows[i]);
+            /* A new card's billing day, validity and due instant come from its plan. */
+            struct card_row *row = &job->rows[i];
+            struct card_state state;
+            memcpy(row->currency, plan.currency, CURRENCY_SIZE);
+            lifecycle_new_card(&state, &plan, row->status, row->created_at);
+            app_card_state_store(row, &state, &plan, row->created_at);
+            rc = STORE_TX(tx, tx_card_insert, row);
         }
         if (rc == LEB_E_PLAN_NOT_FOUND || rc == LEB_E_CARD_EXISTS)
             batch_error_add(job, i, rc);
@@ -88,7 +93,6 @@ int app_cards_create(struct app *app, struct card_row *out, const struct card_re
         row->status = cards[i].status;
         row->activated_at = now;
         row->created_at = now;
-        row->next_billing_at = row->status == CARD_RECYCLED ? 0 : time_next_billing(now, now);
         snprintf(row->language, sizeof(row->language), "zh");
         /* The same card twice in one batch is a bad row too, not a database error. */
         for (size_t j = 0; j < i; j++)
@@ -124,6 +128,8 @@ int app_demo_seed(struct app *app)
         .daily_limit = 0,
         .grace_days = 90,
         .recharge_allowed = true,
+        .remind_days_before = 3,
+        .recycle_warning_days = 7,
     };
     struct plan existing;
     int rc = STORE_CALL(app->store, plan_get, &existing, plan.code);

@@ -13,6 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
+#include "core/lifecycle.h"
 #include "core/plan.h"
 #include "store/store.h"
 
@@ -40,9 +43,18 @@ struct app {
     /* The one clock: Unix seconds. Tests and demos may replace it. */
     int64_t (*clock)(void *context);
     void *clock_context;
+    atomic_int_fast64_t clock_offset_s; /* app_clock_offset_now(): real time + this */
+    bool test_mode;
 };
 
 int64_t app_now(const struct app *app);
+
+/* A clock for app->clock (context: the app): the real time moved by clock_offset_s, so that
+ * --clock starts it anywhere and test mode can move it forward. */
+int64_t app_clock_offset_now(void *context);
+
+/* Moves the clock forward to "now"; LEB_E_INVALID_REQUEST if that is in its past. */
+LEB_MUST_CHECK int app_clock_set(struct app *app, int64_t now);
 
 /* ---- cards ---- */
 
@@ -135,6 +147,32 @@ LEB_MUST_CHECK int app_cards_create(struct app *app, struct card_row *out,
 
 /* Seeds the demo plan and cards of ../shared/API.md; idempotent. */
 LEB_MUST_CHECK int app_demo_seed(struct app *app);
+
+/* ---- keeping the number alive ---- */
+
+struct lifecycle_stats {
+    int64_t cards;
+    int64_t steps[LIFECYCLE_ACTION_COUNT];
+};
+
+/* Runs every lifecycle step due at the clock's now on every due card, each card in one
+ * transaction with its ledger postings and outbox messages. Idempotent per card and period. */
+LEB_MUST_CHECK int app_lifecycle_run(struct app *app, struct lifecycle_stats *stats);
+
+/* A card's lifecycle state and its plan's lifecycle rules, from their rows. */
+void app_card_state(struct card_state *out, const struct card_row *card);
+void app_card_state_store(struct card_row *card, const struct card_state *state,
+                          const struct plan *plan, int64_t now);
+void app_plan_rules(struct plan_lifecycle *out, const struct plan *plan);
+
+/* ---- the outbox (outbox.c) ---- */
+
+/* An SMS to the card's phone from "template_name" with "fields" (stolen; may be NULL). */
+LEB_MUST_CHECK int app_outbox_sms(struct store_tx *tx, const struct card_row *card,
+                                  const char *template_name, json_t *fields, int64_t now);
+/* A webhook to the telecom core: {"event", "card_no", "msisdn", "status", "at"}. */
+LEB_MUST_CHECK int app_outbox_webhook(struct store_tx *tx, const struct card_row *card,
+                                      const char *event, int64_t now);
 
 /* ---- users and tokens ---- */
 

@@ -4,8 +4,12 @@
  * Passwords are hashed with argon2id (libsodium's crypto_pwhash_str). Tokens are 32 random
  * bytes, handed out once and stored only as their SHA-256, so a copy of the database grants
  * nothing. A wrong user and a wrong password take the same time and give the same answer.
+ *
+ * Tokens live in real time, not on the business clock: moving that clock through a month of
+ * billing must not log the operator out, and --clock must not stretch a token's life.
  */
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -13,6 +17,11 @@
 
 #define USERNAME_MAX 64
 #define PASSWORD_MAX 1024
+
+static int64_t wall_now(void)
+{
+    return (int64_t)time(NULL);
+}
 
 static void token_hash(char out[TOKEN_HASH_SIZE], const char *token)
 {
@@ -85,7 +94,7 @@ int app_login(struct app *app, char out_token[APP_TOKEN_SIZE], enum role *role, 
     randombytes_buf(random, sizeof(random));
     sodium_bin2base64(out_token, APP_TOKEN_SIZE, random, sizeof(random),
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    struct token_job job = {.now = app_now(app)};
+    struct token_job job = {.now = wall_now()};
     token_hash(job.hash, out_token);
     job.token.user_id = user.id;
     job.token.role = user.role;
@@ -108,7 +117,7 @@ int app_token_verify(struct app *app, struct token_row *out, const char *token)
     int rc = STORE_CALL(app->store, token_get, out, hash);
     if (rc < 0)
         return rc == LEB_E_UNAUTHORIZED ? rc : rc;
-    if (out->expires_at <= app_now(app))
+    if (out->expires_at <= wall_now())
         return LEB_E_UNAUTHORIZED;
     return 0;
 }

@@ -16,6 +16,7 @@
 #include "core/cardno.h"
 #include "core/ledger.h"
 #include "core/money.h"
+#include "core/timeutil.h"
 
 static const char *const outcome_names[PAYMENT_OUTCOME_COUNT] = {
     [PAYMENT_CREDITED] = "credited",       [PAYMENT_DUPLICATE] = "duplicate",
@@ -50,22 +51,29 @@ static bool order_allows(const struct order_row *order, enum order_event event)
     return order_transition(&next, order->status, event) == 0;
 }
 
-/* Writes the "recharge succeeded" message to the outbox, in the credit's transaction, so it is
- * sent exactly when the credit is durable and never for a credit that rolled back. */
+/* The "recharge succeeded" SMS, written in the credit's transaction, so it is sent exactly
+ * when the credit is durable and never for a credit that rolled back. */
 static int outbox_recharged(struct store_tx *tx, const struct card_row *card,
-                            const struct order_row *order, int64_t balance_after, int64_t now)
+                            const struct order_row *order, int64_t now)
 {
-    json_t *payload =
-        json_pack("{s:s, s:s, s:I, s:I, s:s}", "template", "recharge_succeeded", "order_no",
-                  order->order_no, "amount", (json_int_t)order->quote.face_amount, "balance",
-                  (json_int_t)balance_after, "currency", order->quote.currency);
-    LEB_ASSERT(payload != NULL);
-    char *text = json_dumps(payload, JSON_COMPACT);
-    json_decref(payload);
-    LEB_ASSERT(text != NULL);
-    int rc = STORE_TX(tx, tx_outbox_put, "sms", card->msisdn, text, now);
-    free(text);
-    return rc;
+    char valid_until[RFC3339_SIZE] = "";
+    if (card->valid_until != 0)
+        time_format_rfc3339(valid_until, card->valid_until);
+    json_t *fields = json_pack("{s:s, s:I, s:I, s:s}", "order_no", order->order_no, "amount",
+                               (json_int_t)order->quote.face_amount, "balance",
+                               (json_int_t)card->balance, "currency", order->quote.currency);
+    LEB_ASSERT(fields != NULL);
+    json_object_set_new(fields, "valid_until",
+                        card->valid_until ? json_string(valid_until) : json_null());
+    return app_outbox_sms(tx, card, "recharge_succeeded", fields, now);
+}
+
+static bool card_lifecycle_changed(const struct card_row *a, const struct card_row *b)
+{
+    return a->status != b->status || a->arrears != b->arrears ||
+           a->next_billing_at != b->next_billing_at || a->valid_until != b->valid_until ||
+           a->suspended_at != b->suspended_at || a->reminded_for != b->reminded_for ||
+           a->warned_for != b->warned_for || a->due_at != b->due_at;
 }
 
 static int credit(struct store_tx *tx, struct apply_job *job, struct order_row *order)
@@ -86,26 +94,47 @@ static int credit(struct store_tx *tx, struct apply_job *job, struct order_row *
         job->outcome = PAYMENT_REFUND_HOLD;
         return rc;
     }
+    /* The lifecycle decides what the credit does to the card: arrears first, then validity,
+     * then reactivation, all in this transaction with the credit itself. */
+    struct plan plan;
+    rc = STORE_TX(tx, tx_plan_get, &plan, card.plan_code);
+    if (rc < 0)
+        return rc;
+    int64_t credited = 0;
+    LEB_ASSERT(money_add(&credited, order->quote.face_amount, order->quote.bonus_amount) == 0);
+    struct card_state state;
+    struct lifecycle_credit applied;
+    app_card_state(&state, &card);
+    rc = lifecycle_apply_credit(&applied, &state, &plan, credited, job->now);
+    if (rc < 0)
+        return rc;
     rc = ledger_post_recharge(&posting, &order->quote, card.card_no, notice->provider);
     if (rc == 0)
         rc = STORE_TX(tx, tx_ledger_post, &posting, order->order_no, job->now);
+    if (rc == 0 && applied.arrears_paid > 0) {
+        rc = ledger_post_monthly_fee(&posting, card.card_no, applied.arrears_paid, card.currency);
+        if (rc == 0)
+            rc = STORE_TX(tx, tx_ledger_post, &posting, order->order_no, job->now);
+    }
     if (rc < 0)
         return rc;
-    int64_t credited = 0, balance_after = 0;
-    LEB_ASSERT(money_add(&credited, order->quote.face_amount, order->quote.bonus_amount) == 0);
-    rc = money_add(&balance_after, card.balance, credited);
-    if (rc < 0)
-        return rc;
-    enum card_status status_after;
-    rc = card_status_after_credit(&status_after, card.status, balance_after);
-    if (rc == 0 && status_after != card.status)
-        rc = STORE_TX(tx, tx_card_update_status, card.card_no, status_after);
+    struct card_row before = card;
+    app_card_state_store(&card, &applied.after, &plan, job->now);
+    /* Most credits change only the balance, which lives in the ledger: the card's row is
+     * rewritten only when its lifecycle moved, which keeps the hot path to the rows it must
+     * touch. */
+    if (card_lifecycle_changed(&before, &card))
+        rc = STORE_TX(tx, tx_card_update_lifecycle, &card);
+    if (rc == 0 && applied.status_before != card.status)
+        rc = app_outbox_webhook(tx, &card, "card.reactivated", job->now);
+    if (rc == 0)
+        rc = app_outbox_webhook(tx, &card, "card.recharged", job->now);
     if (rc < 0)
         return rc;
     order_step(order, ORDER_EVENT_CREDITED);
     order->credited_at = job->now;
     job->outcome = PAYMENT_CREDITED;
-    return outbox_recharged(tx, &card, order, balance_after, job->now);
+    return outbox_recharged(tx, &card, order, job->now);
 }
 
 static int decide(struct store_tx *tx, struct apply_job *job, struct order_row *order)

@@ -23,6 +23,8 @@
 static const char *const ledger_txn_kind_names[LEDGER_TXN_KIND_COUNT] = {
     [LEDGER_TXN_RECHARGE] = "recharge",
     [LEDGER_TXN_REFUND_HOLD] = "refund_hold",
+    [LEDGER_TXN_MONTHLY_FEE] = "monthly_fee",
+    [LEDGER_TXN_FORFEIT] = "forfeit",
 };
 
 const char *ledger_txn_kind_name(enum ledger_txn_kind kind)
@@ -191,6 +193,49 @@ int ledger_post_refund_hold(struct ledger_posting *out, int64_t pay_amount, cons
     }
     *out = posting;
     return LEB_OK;
+}
+
+/* A card debited "amount", "account" credited: the shape of both lifecycle postings. */
+static int ledger_post_from_card(struct ledger_posting *out, enum ledger_txn_kind kind,
+                                 const char *card_no, const char *account, int64_t amount,
+                                 const char *currency)
+{
+    struct ledger_posting posting;
+    char card_account[LEDGER_ACCOUNT_SIZE];
+    int error;
+
+    LEB_ASSERT(out != NULL);
+    if (!cardno_is_valid(card_no)) {
+        return LEB_E_INVALID_CARD_NUMBER;
+    }
+    if (amount <= 0 || !currency_is_valid(currency)) {
+        return LEB_E_INVALID_REQUEST;
+    }
+    memset(&posting, 0, sizeof(posting));
+    posting.kind = kind;
+    memcpy(posting.currency, currency, CURRENCY_SIZE);
+    ledger_account_card(card_account, card_no);
+    ledger_posting_append(&posting, card_account, -amount);
+    ledger_posting_append(&posting, account, amount);
+    if ((error = ledger_posting_check(&posting)) != 0) {
+        return error;
+    }
+    *out = posting;
+    return LEB_OK;
+}
+
+int ledger_post_monthly_fee(struct ledger_posting *out, const char *card_no, int64_t amount,
+                            const char *currency)
+{
+    return ledger_post_from_card(out, LEDGER_TXN_MONTHLY_FEE, card_no, "revenue:monthly_fee",
+                                 amount, currency);
+}
+
+int ledger_post_forfeit(struct ledger_posting *out, const char *card_no, int64_t amount,
+                        const char *currency)
+{
+    return ledger_post_from_card(out, LEDGER_TXN_FORFEIT, card_no, "forfeit:recycled", amount,
+                                 currency);
 }
 
 /*

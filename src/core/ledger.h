@@ -21,6 +21,8 @@
 enum ledger_txn_kind {
     LEDGER_TXN_RECHARGE = 0, /* a paid order credits a card */
     LEDGER_TXN_REFUND_HOLD,  /* a paid order that cannot be credited is held for refund */
+    LEDGER_TXN_MONTHLY_FEE,  /* a card's monthly fee, or the arrears of one, is taken */
+    LEDGER_TXN_FORFEIT,      /* a recycled card's balance is forfeited */
     LEDGER_TXN_KIND_COUNT
 };
 
@@ -50,6 +52,15 @@ LEB_MUST_CHECK int ledger_post_recharge(struct ledger_posting *out, const struct
  * credited "pay_amount". */
 LEB_MUST_CHECK int ledger_post_refund_hold(struct ledger_posting *out, int64_t pay_amount,
                                            const char *currency, const char *provider);
+
+/* A monthly fee (or arrears) of "amount" taken from "card_no": the card debited, monthly-fee
+ * revenue ("revenue:monthly_fee") credited. */
+LEB_MUST_CHECK int ledger_post_monthly_fee(struct ledger_posting *out, const char *card_no,
+                                           int64_t amount, const char *currency);
+
+/* What is left of a recycled card's balance: the card debited, "forfeit:recycled" credited. */
+LEB_MUST_CHECK int ledger_post_forfeit(struct ledger_posting *out, const char *card_no,
+                                       int64_t amount, const char *currency);
 
 /* LEB_E_INVALID_REQUEST unless the posting has 2..LEDGER_ENTRIES_MAX entries, no zero
  * amount, no empty account, and sums to exactly zero without overflow. */

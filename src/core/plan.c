@@ -124,6 +124,11 @@ int plan_validate(const struct plan *plan)
     if (plan->grace_days < 0) {
         return LEB_E_INVALID_PLAN;
     }
+    /* Reminders within a month, and a last warning that comes after the suspension. */
+    if (plan->remind_days_before < 0 || plan->remind_days_before > 28 ||
+        plan->recycle_warning_days < 0 || plan->recycle_warning_days > plan->grace_days) {
+        return LEB_E_INVALID_PLAN;
+    }
 
     if (plan->monthly_fee < 0 || plan->validity_days < 0 || plan->validity_step_amount < 0 ||
         plan->validity_days_max < 0) {

@@ -35,6 +35,8 @@ struct plan {
     int64_t daily_limit; /* per card per UTC day, minor units; 0: none */
     int32_t grace_days;  /* suspended this long, the number is recycled */
     bool recharge_allowed;
+    int32_t remind_days_before;   /* low-balance reminder this many days ahead; 0: none */
+    int32_t recycle_warning_days; /* last warning this many days before recycling; 0: none */
 };
 
 /* LEB_E_INVALID_PLAN when the plan contradicts itself (min > max, a denomination outside

@@ -73,6 +73,7 @@ struct http_route {
     enum http_auth auth;
     const char *metric_name; /* the route's label in metrics */
     size_t body_max_bytes;   /* 0: the configured body_max_bytes */
+    bool test_only;          /* exists only with --test-mode */
 };
 
 /* ---- the server ---- */
@@ -165,5 +166,8 @@ int route_plans_list(struct http_request *, struct http_response *);
 int route_cards_create(struct http_request *, struct http_response *);
 int route_sms_inbound(struct http_request *, struct http_response *);
 int route_static(struct http_request *, struct http_response *);
+int route_clock(struct http_request *, struct http_response *);
+int route_jobs_run(struct http_request *, struct http_response *);
+int route_outbox_list(struct http_request *, struct http_response *);
 
 #endif

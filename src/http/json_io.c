@@ -185,6 +185,8 @@ json_t *http_json_card_full(const struct card_row *card)
         http_json_time(card->valid_until), "next_billing_at", http_json_time(card->next_billing_at),
         "created_at", http_json_time(card->created_at));
     LEB_ASSERT(view != NULL);
+    json_object_set_new(view, "arrears", json_integer(card->arrears));
+    json_object_set_new(view, "suspended_at", http_json_time(card->suspended_at));
     return view;
 }
 
@@ -204,5 +206,7 @@ json_t *http_json_plan(const struct plan *plan)
         (json_int_t)plan->daily_limit, "grace_days", (int)plan->grace_days, "recharge_allowed",
         plan->recharge_allowed);
     LEB_ASSERT(view != NULL);
+    json_object_set_new(view, "remind_days_before", json_integer(plan->remind_days_before));
+    json_object_set_new(view, "recycle_warning_days", json_integer(plan->recycle_warning_days));
     return view;
 }

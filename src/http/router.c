@@ -10,27 +10,30 @@
 #include "http/http.h"
 
 const struct http_route http_routes[] = {
-    {"GET", "/healthz", route_healthz, AUTH_NONE, "healthz", 0},
-    {"GET", "/readyz", route_readyz, AUTH_NONE, "readyz", 0},
-    {"GET", "/metrics", route_metrics, AUTH_NONE, "metrics", 0},
-    {"GET", "/api/v1/cards/{}", route_card_public, AUTH_NONE, "card_public", 0},
-    {"GET", "/api/v1/cards/{}/balance", route_card_balance, AUTH_TOKEN, "card_balance", 0},
-    {"POST", "/api/v1/quotes", route_quote, AUTH_NONE, "quote", 0},
-    {"POST", "/api/v1/orders", route_order_create, AUTH_NONE, "order_create", 0},
-    {"GET", "/api/v1/orders/{}", route_order_get, AUTH_NONE, "order_get", 0},
+    {"GET", "/healthz", route_healthz, AUTH_NONE, "healthz", 0, false},
+    {"GET", "/readyz", route_readyz, AUTH_NONE, "readyz", 0, false},
+    {"GET", "/metrics", route_metrics, AUTH_NONE, "metrics", 0, false},
+    {"GET", "/api/v1/cards/{}", route_card_public, AUTH_NONE, "card_public", 0, false},
+    {"GET", "/api/v1/cards/{}/balance", route_card_balance, AUTH_TOKEN, "card_balance", 0, false},
+    {"POST", "/api/v1/quotes", route_quote, AUTH_NONE, "quote", 0, false},
+    {"POST", "/api/v1/orders", route_order_create, AUTH_NONE, "order_create", 0, false},
+    {"GET", "/api/v1/orders/{}", route_order_get, AUTH_NONE, "order_get", 0, false},
     {"POST", "/api/v1/payments/sandbox/notify", route_sandbox_notify, AUTH_NONE, "sandbox_notify",
-     0},
-    {"POST", "/api/v1/auth/login", route_login, AUTH_NONE, "login", 0},
-    {"GET", "/api/v1/admin/ledger/check", route_ledger_check, AUTH_TOKEN, "ledger_check", 0},
-    {"POST", "/api/v1/admin/plans", route_plan_create, AUTH_TOKEN, "plan_create", 0},
-    {"GET", "/api/v1/admin/plans", route_plans_list, AUTH_TOKEN, "plans_list", 0},
+     0, false},
+    {"POST", "/api/v1/auth/login", route_login, AUTH_NONE, "login", 0, false},
+    {"GET", "/api/v1/admin/ledger/check", route_ledger_check, AUTH_TOKEN, "ledger_check", 0, false},
+    {"POST", "/api/v1/admin/plans", route_plan_create, AUTH_TOKEN, "plan_create", 0, false},
+    {"GET", "/api/v1/admin/plans", route_plans_list, AUTH_TOKEN, "plans_list", 0, false},
     /* A batch of 1000 cards is about 100 KiB. */
-    {"POST", "/api/v1/admin/cards", route_cards_create, AUTH_TOKEN, "cards_create", 1 << 20},
-    {"GET", "/api/v1/sms/inbound", route_sms_inbound, AUTH_NONE, "sms_inbound", 0},
-    {"GET", "/sandbox/pay/{}", route_sandbox_page, AUTH_NONE, "sandbox_page", 0},
-    {"POST", "/sandbox/pay/{}", route_sandbox_pay, AUTH_NONE, "sandbox_pay", 0},
-    {"GET", "/", route_static, AUTH_NONE, "static", 0},
-    {"GET", "/{}", route_static, AUTH_NONE, "static", 0},
+    {"POST", "/api/v1/admin/cards", route_cards_create, AUTH_TOKEN, "cards_create", 1 << 20, false},
+    {"POST", "/api/v1/admin/clock", route_clock, AUTH_TOKEN, "clock", 0, true},
+    {"POST", "/api/v1/admin/jobs/run", route_jobs_run, AUTH_TOKEN, "jobs_run", 0, true},
+    {"GET", "/api/v1/admin/outbox", route_outbox_list, AUTH_TOKEN, "outbox_list", 0, false},
+    {"GET", "/api/v1/sms/inbound", route_sms_inbound, AUTH_NONE, "sms_inbound", 0, false},
+    {"GET", "/sandbox/pay/{}", route_sandbox_page, AUTH_NONE, "sandbox_page", 0, false},
+    {"POST", "/sandbox/pay/{}", route_sandbox_pay, AUTH_NONE, "sandbox_pay", 0, false},
+    {"GET", "/", route_static, AUTH_NONE, "static", 0, false},
+    {"GET", "/{}", route_static, AUTH_NONE, "static", 0, false},
 };
 const size_t http_routes_count = sizeof(http_routes) / sizeof(http_routes[0]);
 
@@ -71,8 +74,11 @@ int http_route_match(struct http_request *request, const char *method, const cha
     bool path_known = false;
     size_t allow_used = 0;
     allow[0] = '\0';
+    bool test_mode = http_config(request->server)->test_mode;
     for (size_t i = 0; i < http_routes_count; i++) {
         const struct http_route *route = &http_routes[i];
+        if (route->test_only && !test_mode)
+            continue; /* outside test mode the route does not exist at all */
         if (!pattern_match(request, route->pattern, path))
             continue;
         bool head_as_get = strcmp(method, "HEAD") == 0 && strcmp(route->method, "GET") == 0;

@@ -89,6 +89,8 @@ int route_plan_create(struct http_request *request, struct http_response *respon
                                          "daily_limit",
                                          "grace_days",
                                          "recharge_allowed",
+                                         "remind_days_before",
+                                         "recycle_warning_days",
                                          NULL};
     int rc = http_require(request, PERM_PLAN_WRITE);
     if (rc < 0)
@@ -97,7 +99,11 @@ int route_plan_create(struct http_request *request, struct http_response *respon
     rc = http_body_json(request, &root);
     if (rc < 0)
         return rc;
-    struct plan plan = {.amount_step = 100, .recharge_allowed = true};
+    struct plan plan = {.amount_step = 100,
+                        .recharge_allowed = true,
+                        .remind_days_before = 3,
+                        .recycle_warning_days = 7};
+    int64_t remind_days = plan.remind_days_before, warning_days = plan.recycle_warning_days;
     const char *code = NULL, *name = NULL, *currency = NULL, *model = NULL;
     int64_t monthly_fee = 0, validity_days = 0, validity_step = 0, validity_max = 0, grace_days = 0;
     rc = http_fields_only(response, root, fields);
@@ -133,6 +139,16 @@ int route_plan_create(struct http_request *request, struct http_response *respon
         rc = int_field(response, root, "grace_days", true, &grace_days);
     if (rc == 0)
         rc = http_field_bool(response, root, "recharge_allowed", &plan.recharge_allowed);
+    if (rc == 0)
+        rc = int_field(response, root, "remind_days_before", false, &remind_days);
+    if (rc == 0)
+        rc = int_field(response, root, "recycle_warning_days", false, &warning_days);
+    if (rc == 0 &&
+        (remind_days < 0 || remind_days > 28 || warning_days < 0 || warning_days > 36500))
+        rc = http_error(response, LEB_E_INVALID_PLAN,
+                        "remind_days_before is 0..28, recycle_warning_days at most grace_days");
+    plan.remind_days_before = (int32_t)remind_days;
+    plan.recycle_warning_days = (int32_t)warning_days;
     json_t *denominations = json_object_get(root, "denominations");
     if (rc == 0 && denominations == NULL)
         rc = http_error(response, LEB_E_INVALID_REQUEST, "denominations is required");

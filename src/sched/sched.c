@@ -88,9 +88,29 @@ static void *sched_main(void *arg)
     return NULL;
 }
 
-int sched_start(struct sched **out, struct app *app, int64_t expiry_interval_s)
+static int job_lifecycle(struct app *app)
 {
-    LEB_ASSERT(expiry_interval_s > 0);
+    struct lifecycle_stats stats;
+    int rc = app_lifecycle_run(app, &stats);
+    if (rc == 0 && stats.cards > 0) {
+        char cards[32], charged[32], suspended[32], recycled[32];
+        snprintf(cards, sizeof(cards), LOG_RAW_PREFIX "%lld", (long long)stats.cards);
+        snprintf(charged, sizeof(charged), LOG_RAW_PREFIX "%lld",
+                 (long long)stats.steps[LIFECYCLE_CHARGE_FEE]);
+        snprintf(suspended, sizeof(suspended), LOG_RAW_PREFIX "%lld",
+                 (long long)stats.steps[LIFECYCLE_SUSPEND]);
+        snprintf(recycled, sizeof(recycled), LOG_RAW_PREFIX "%lld",
+                 (long long)stats.steps[LIFECYCLE_RECYCLE]);
+        LOG_INFO("lifecycle run", "cards", cards, "charged", charged, "suspended", suspended,
+                 "recycled", recycled);
+    }
+    return rc;
+}
+
+int sched_start(struct sched **out, struct app *app, int64_t expiry_interval_s,
+                int64_t lifecycle_interval_s)
+{
+    LEB_ASSERT(expiry_interval_s > 0 && lifecycle_interval_s > 0);
     struct sched *sched = calloc(1, sizeof(*sched));
     LEB_ASSERT(sched != NULL);
     sched->app = app;
@@ -99,6 +119,10 @@ int sched_start(struct sched **out, struct app *app, int64_t expiry_interval_s)
     sched->jobs[sched->jobs_count++] = (struct job){.name = "expire_orders",
                                                     .run = job_expire_orders,
                                                     .interval_s = expiry_interval_s,
+                                                    .next_due_ms = monotonic_ms()};
+    sched->jobs[sched->jobs_count++] = (struct job){.name = "lifecycle",
+                                                    .run = job_lifecycle,
+                                                    .interval_s = lifecycle_interval_s,
                                                     .next_due_ms = monotonic_ms()};
     if (pthread_create(&sched->thread, NULL, sched_main, sched) != 0) {
         free(sched);

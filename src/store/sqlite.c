@@ -34,6 +34,10 @@ enum stmt_id {
     S_CARD_GET_BY_MSISDN,
     S_CARD_INSERT,
     S_CARD_UPDATE_STATUS,
+    S_CARD_UPDATE_LIFECYCLE,
+    S_CARDS_DUE,
+    S_LIFECYCLE_EVENT_PUT,
+    S_OUTBOX_LIST,
     S_ORDER_GET,
     S_ORDER_INSERT,
     S_ORDER_UPDATE,
@@ -69,7 +73,9 @@ enum stmt_id {
 #define CARD_COLUMNS                                                                               \
     "c.card_no, c.msisdn, c.plan_code, c.status, COALESCE(a.balance, 0), p.currency, "             \
     "c.activated_at, COALESCE(c.valid_until, 0), COALESCE(c.next_billing_at, 0), c.language, "     \
-    "c.created_at FROM cards c JOIN plans p ON p.code = c.plan_code "                              \
+    "c.created_at, c.arrears, COALESCE(c.suspended_at, 0), COALESCE(c.reminded_for, 0), "          \
+    "COALESCE(c.warned_for, 0), COALESCE(c.due_at, 0) "                                            \
+    "FROM cards c JOIN plans p ON p.code = c.plan_code "                                           \
     "LEFT JOIN accounts a ON a.code = 'card:' || c.card_no "
 #define ORDER_COLUMNS                                                                              \
     "order_no, card_no, status, channel, payment_method, currency, face_amount, "                  \
@@ -78,19 +84,31 @@ enum stmt_id {
 #define PLAN_COLUMNS                                                                               \
     "code, name, currency, model, monthly_fee, validity_days, validity_step_amount, "              \
     "validity_days_max, denominations, amount_min, amount_max, amount_step, daily_limit, "         \
-    "grace_days, recharge_allowed"
+    "grace_days, recharge_allowed, remind_days_before, recycle_warning_days"
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_PLAN_GET] = "SELECT " PLAN_COLUMNS " FROM plans WHERE code = ?1",
     [S_PLANS_LIST] = "SELECT " PLAN_COLUMNS " FROM plans ORDER BY code",
     [S_PLAN_INSERT] = "INSERT INTO plans (" PLAN_COLUMNS ", created_at) VALUES "
-                      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+                      "?17, ?18)",
     [S_CARD_GET] = "SELECT " CARD_COLUMNS "WHERE c.card_no = ?1",
     [S_CARD_GET_BY_MSISDN] = "SELECT " CARD_COLUMNS "WHERE c.msisdn = ?1 "
                              "ORDER BY c.status = 'recycled', c.created_at DESC LIMIT 1",
     [S_CARD_INSERT] = "INSERT INTO cards (card_no, msisdn, plan_code, status, activated_at, "
-                      "valid_until, next_billing_at, language, created_at) VALUES "
-                      "(?1, ?2, ?3, ?4, ?5, NULLIF(?6, 0), NULLIF(?7, 0), ?8, ?9)",
+                      "valid_until, next_billing_at, language, created_at, suspended_at, due_at) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, 0), NULLIF(?7, 0), ?8, ?9, "
+                      "NULLIF(?10, 0), NULLIF(?11, 0))",
+    [S_CARD_UPDATE_LIFECYCLE] = "UPDATE cards SET status = ?2, arrears = ?3, "
+                                "next_billing_at = NULLIF(?4, 0), valid_until = NULLIF(?5, 0), "
+                                "suspended_at = NULLIF(?6, 0), reminded_for = NULLIF(?7, 0), "
+                                "warned_for = NULLIF(?8, 0), due_at = NULLIF(?9, 0) "
+                                "WHERE card_no = ?1",
+    [S_CARDS_DUE] = "SELECT card_no FROM cards WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+    [S_LIFECYCLE_EVENT_PUT] = "INSERT INTO lifecycle_events (card_no, kind, period, amount, "
+                              "created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+    [S_OUTBOX_LIST] = "SELECT id, kind, destination, payload, status, created_at FROM outbox "
+                      "WHERE (?1 IS NULL OR destination = ?1) ORDER BY id DESC LIMIT ?2",
     [S_CARD_UPDATE_STATUS] = "UPDATE cards SET status = ?2 WHERE card_no = ?1",
     [S_ORDER_GET] = "SELECT " ORDER_COLUMNS " FROM orders WHERE order_no = ?1",
     [S_ORDER_INSERT] = "INSERT INTO orders (order_no, card_no, status, channel, payment_method, "
@@ -221,6 +239,23 @@ static const char *const migrations[] = {
     "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,"
     "  created_at INTEGER NOT NULL);"
     "CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status = 'pending';",
+
+    /* 2: keeping the number alive. due_at is the next instant a lifecycle rule may act on the
+     * card (src/core/lifecycle.c); the job reads only cards whose due_at has come. */
+    "ALTER TABLE cards ADD COLUMN arrears INTEGER NOT NULL DEFAULT 0 CHECK (arrears >= 0);"
+    "ALTER TABLE cards ADD COLUMN suspended_at INTEGER;"
+    "ALTER TABLE cards ADD COLUMN reminded_for INTEGER;"
+    "ALTER TABLE cards ADD COLUMN warned_for INTEGER;"
+    "ALTER TABLE cards ADD COLUMN due_at INTEGER;"
+    "UPDATE cards SET suspended_at = created_at WHERE status = 'suspended';"
+    "UPDATE cards SET due_at = created_at WHERE status <> 'recycled';"
+    "CREATE INDEX cards_due ON cards (due_at) WHERE due_at IS NOT NULL;"
+    "ALTER TABLE plans ADD COLUMN remind_days_before INTEGER NOT NULL DEFAULT 3;"
+    "ALTER TABLE plans ADD COLUMN recycle_warning_days INTEGER NOT NULL DEFAULT 7;"
+    "CREATE TABLE lifecycle_events ("
+    "  card_no TEXT NOT NULL REFERENCES cards (card_no), kind TEXT NOT NULL,"
+    "  period INTEGER NOT NULL, amount INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (card_no, kind, period)) WITHOUT ROWID;",
 };
 #define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -462,6 +497,8 @@ static void plan_from_row(struct plan *out, sqlite3_stmt *s)
     out->daily_limit = sqlite3_column_int64(s, 12);
     out->grace_days = sqlite3_column_int(s, 13);
     out->recharge_allowed = sqlite3_column_int(s, 14) != 0;
+    out->remind_days_before = sqlite3_column_int(s, 15);
+    out->recycle_warning_days = sqlite3_column_int(s, 16);
 }
 
 static int q_plan_get(struct conn *conn, struct plan *out, const char *code)
@@ -489,6 +526,11 @@ static void card_from_row(struct card_row *out, sqlite3_stmt *s)
     out->next_billing_at = sqlite3_column_int64(s, 8);
     column_copy(out->language, sizeof(out->language), s, 9);
     out->created_at = sqlite3_column_int64(s, 10);
+    out->arrears = sqlite3_column_int64(s, 11);
+    out->suspended_at = sqlite3_column_int64(s, 12);
+    out->reminded_for = sqlite3_column_int64(s, 13);
+    out->warned_for = sqlite3_column_int64(s, 14);
+    out->due_at = sqlite3_column_int64(s, 15);
 }
 
 static int q_card_get(struct conn *conn, struct card_row *out, enum stmt_id id, const char *key)
@@ -638,6 +680,35 @@ static int sqlite_token_get(struct store *store, struct token_row *out, const ch
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_UNAUTHORIZED : LEB_E_UNAVAILABLE;
 }
 
+static int sqlite_outbox_list(struct store *store, struct outbox_row **out, size_t *count,
+                              const char *destination, size_t limit)
+{
+    struct conn *conn = reader_take(store);
+    struct outbox_row *rows = calloc(limit ? limit : 1, sizeof(*rows));
+    LEB_ASSERT(rows != NULL);
+    sqlite3_stmt *s = stmt(conn, S_OUTBOX_LIST);
+    if (destination != NULL)
+        bind_text(s, 1, destination);
+    bind_int(s, 2, (int64_t)limit);
+    size_t n = 0;
+    int rc;
+    while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct outbox_row *row = &rows[n++];
+        row->id = sqlite3_column_int64(s, 0);
+        column_copy(row->kind, sizeof(row->kind), s, 1);
+        column_copy(row->destination, sizeof(row->destination), s, 2);
+        row->payload = strdup((const char *)sqlite3_column_text(s, 3));
+        LEB_ASSERT(row->payload != NULL);
+        column_copy(row->status, sizeof(row->status), s, 4);
+        row->created_at = sqlite3_column_int64(s, 5);
+    }
+    sqlite3_reset(s);
+    reader_give(store, conn);
+    *out = rows;
+    *count = n;
+    return 0;
+}
+
 static void mismatch_add(struct ledger_report *out, const char *what, const char *ref,
                          int64_t expected, int64_t actual)
 {
@@ -731,7 +802,9 @@ static int tx_plan_insert(struct store_tx *tx, const struct plan *plan, int64_t 
     bind_int(s, 13, plan->daily_limit);
     bind_int(s, 14, plan->grace_days);
     bind_int(s, 15, plan->recharge_allowed ? 1 : 0);
-    bind_int(s, 16, now);
+    bind_int(s, 16, plan->remind_days_before);
+    bind_int(s, 17, plan->recycle_warning_days);
+    bind_int(s, 18, now);
     return step_done(conn, s, LEB_E_PLAN_EXISTS);
 }
 
@@ -753,6 +826,8 @@ static int tx_card_insert(struct store_tx *tx, const struct card_row *card)
     bind_int(s, 7, card->next_billing_at);
     bind_text(s, 8, card->language[0] ? card->language : "zh");
     bind_int(s, 9, card->created_at);
+    bind_int(s, 10, card->suspended_at);
+    bind_int(s, 11, card->due_at);
     return step_done(conn, s, LEB_E_CARD_EXISTS);
 }
 
@@ -766,6 +841,59 @@ static int tx_card_update_status(struct store_tx *tx, const char *card_no, enum 
     if (rc == 0 && sqlite3_changes(conn->db) != 1)
         return LEB_E_CARD_NOT_FOUND;
     return rc;
+}
+
+static int tx_card_update_lifecycle(struct store_tx *tx, const struct card_row *card)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_CARD_UPDATE_LIFECYCLE);
+    bind_text(s, 1, card->card_no);
+    bind_text(s, 2, card_status_name(card->status));
+    bind_int(s, 3, card->arrears);
+    bind_int(s, 4, card->next_billing_at);
+    bind_int(s, 5, card->valid_until);
+    bind_int(s, 6, card->suspended_at);
+    bind_int(s, 7, card->reminded_for);
+    bind_int(s, 8, card->warned_for);
+    bind_int(s, 9, card->due_at);
+    int rc = step_done(conn, s, LEB_E_INVALID_REQUEST);
+    if (rc == 0 && sqlite3_changes(conn->db) != 1)
+        return LEB_E_CARD_NOT_FOUND;
+    return rc;
+}
+
+static int tx_cards_due(struct store_tx *tx, int64_t now, char (*out)[CARDNO_SIZE], size_t max,
+                        size_t *count)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_CARDS_DUE);
+    bind_int(s, 1, now);
+    bind_int(s, 2, (int64_t)max);
+    size_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < max)
+        column_copy(out[n++], CARDNO_SIZE, s, 0);
+    sqlite3_reset(s);
+    *count = n;
+    return (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : LEB_E_UNAVAILABLE;
+}
+
+/* 0 if this (card, kind, period) is new, 1 if it happened before: the key that makes a job
+ * act once per card and period, whatever runs it twice. */
+static int tx_lifecycle_event_put(struct store_tx *tx, const char *card_no, const char *kind,
+                                  int64_t period, int64_t amount, int64_t now)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_LIFECYCLE_EVENT_PUT);
+    bind_text(s, 1, card_no);
+    bind_text(s, 2, kind);
+    bind_int(s, 3, period);
+    bind_int(s, 4, amount);
+    bind_int(s, 5, now);
+    int rc = step_done(conn, s, LEB_E_INTERNAL);
+    if (rc < 0)
+        return rc;
+    return sqlite3_changes(conn->db) == 1 ? 0 : 1;
 }
 
 static int tx_order_get(struct store_tx *tx, struct order_row *out, const char *order_no)
@@ -1298,4 +1426,8 @@ const struct store_backend store_sqlite_backend = {
     .tx_user_put = tx_user_put,
     .tx_token_insert = tx_token_insert,
     .tx_outbox_put = tx_outbox_put,
+    .tx_card_update_lifecycle = tx_card_update_lifecycle,
+    .tx_cards_due = tx_cards_due,
+    .tx_lifecycle_event_put = tx_lifecycle_event_put,
+    .outbox_list = sqlite_outbox_list,
 };

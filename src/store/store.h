@@ -50,6 +50,21 @@ struct card_row {
     int64_t next_billing_at; /* 0: none */
     char language[LANGUAGE_SIZE];
     int64_t created_at;
+    int64_t arrears;      /* unpaid fee, minor units */
+    int64_t suspended_at; /* 0: not suspended */
+    int64_t reminded_for; /* the billing instant / valid_until last reminded of */
+    int64_t warned_for;   /* the suspended_at whose last warning was sent */
+    int64_t due_at;       /* the next instant a lifecycle rule may act; 0: never */
+};
+
+/* A message waiting in (or delivered from) the outbox. */
+struct outbox_row {
+    int64_t id;
+    char kind[16];
+    char destination[64];
+    char *payload; /* JSON text, malloc'd */
+    char status[16];
+    int64_t created_at;
 };
 
 struct order_row {
@@ -132,7 +147,7 @@ typedef int (*store_write_fn)(struct store_tx *tx, void *arg);
 
 /* A backend: every function a store must offer. Versioned so that a backend built against
  * an older table is refused rather than misused. */
-#define STORE_BACKEND_VERSION 1
+#define STORE_BACKEND_VERSION 2
 struct store_backend {
     int version;
     const char *scheme; /* "sqlite" */
@@ -179,6 +194,19 @@ struct store_backend {
                            int64_t now);
     int (*tx_outbox_put)(struct store_tx *tx, const char *kind, const char *destination,
                          const char *payload, int64_t now);
+    /* Writes the lifecycle fields of "card" (status, arrears, billing, validity, reminders,
+     * due_at). */
+    int (*tx_card_update_lifecycle)(struct store_tx *tx, const struct card_row *card);
+    /* Up to "max" cards whose due_at has come, earliest first. */
+    int (*tx_cards_due)(struct store_tx *tx, int64_t now, char (*out)[CARDNO_SIZE], size_t max,
+                        size_t *count);
+    /* 0 if new, 1 if this (card, kind, period) was recorded before. */
+    int (*tx_lifecycle_event_put)(struct store_tx *tx, const char *card_no, const char *kind,
+                                  int64_t period, int64_t amount, int64_t now);
+    /* The newest "limit" outbox messages, for "destination" or all (NULL); free each payload
+     * and the array. */
+    int (*outbox_list)(struct store *store, struct outbox_row **out, size_t *count,
+                       const char *destination, size_t limit);
 };
 
 /* Opens the store named by "url" ("sqlite:PATH"), applying migrations. */

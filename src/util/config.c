@@ -27,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/timeutil.h"
 #include "util/log.h"
 
 #ifndef LEB_DEFAULT_WEB_ROOT
@@ -69,6 +70,7 @@ static const char *config_check_listen(const char *value);
 static const char *config_check_db(const char *value);
 static const char *config_check_url(const char *value);
 static const char *config_check_log_level(const char *value);
+static const char *config_check_time(const char *value);
 
 #define FIELD(field) offsetof(struct config, field)
 #define ROW_STRING(section, key, field, default_value, check)                                      \
@@ -105,6 +107,7 @@ static const struct setting config_settings[] = {
     ROW_BOOL("server", "demo", demo, "false"),
     ROW_BOOL("server", "test_mode", test_mode, "false"),
     ROW_STRING("server", "web_root", web_root, LEB_DEFAULT_WEB_ROOT, NULL),
+    ROW_STRING("server", "clock", clock, NULL, config_check_time),
     ROW_INT64("server", "threads_max", threads_max, "512", 1, 65536),
     ROW_INT64("server", "body_max_bytes", body_max_bytes, "65536", 1024, 16 * 1024 * 1024),
     ROW_SECRET("admin", "password", admin_password),
@@ -144,6 +147,7 @@ static const struct setting config_settings[] = {
     ROW_INT64("limits", "card_lookup_per_min", card_lookup_per_min, "60", 1, 1000000),
     ROW_INT64("limits", "card_lookup_burst", card_lookup_burst, "20", 1, 1000000),
     ROW_INT64("store", "batch_max", batch_max, "256", 1, 10000),
+    ROW_INT64("lifecycle", "interval_s", lifecycle_interval_s, "60", 1, 86400),
     ROW_STRING("log", "level", log_level, "info", config_check_log_level),
 };
 
@@ -163,7 +167,7 @@ static const struct config_flag config_flags[] = {
     {"--listen", "server", "listen"},     {"--db", "server", "db"},
     {"--demo", "server", "demo"},         {"--test-mode", "server", "test_mode"},
     {"--web-root", "server", "web_root"}, {"--public-url", "server", "public_url"},
-    {"--log-level", "log", "level"},
+    {"--log-level", "log", "level"},      {"--clock", "server", "clock"},
 };
 
 #define CONFIG_FLAG_COUNT (sizeof(config_flags) / sizeof(config_flags[0]))
@@ -182,6 +186,7 @@ static const char config_usage_text[] =
     "  --web-root DIR            directory of the recharge page and its assets\n"
     "  --public-url URL          base URL payment providers and gateways call back\n"
     "  --log-level LEVEL         debug, info, warn or error (default info)\n"
+    "  --clock TIME              start the clock at TIME (RFC 3339, e.g. 2027-01-01T00:00:00Z)\n"
     "  --set SECTION.KEY=VALUE   set any setting of the ini file (not a secret)\n"
     "  --help                    print this text and exit\n"
     "  --version                 print the version and exit\n"
@@ -287,6 +292,14 @@ static const char *config_check_url(const char *value)
             return why;
     }
     return NULL;
+}
+
+static const char *config_check_time(const char *value)
+{
+    int64_t unix_s;
+    return time_parse_rfc3339(&unix_s, value) == 0 ? NULL
+                                                   : "expected an RFC 3339 UTC time such as "
+                                                     "2027-01-01T00:00:00Z";
 }
 
 static const char *config_check_log_level(const char *value)

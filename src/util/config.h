@@ -50,6 +50,10 @@ struct config {
     int64_t batch_max; /* group commit: most writes in one commit, default 256 */
     /* [log] */
     char *log_level; /* debug, info, warn, error; default info */
+    /* [server] clock: "now" at start-up, RFC 3339 (demos and tests); NULL: the real time */
+    char *clock;
+    /* [lifecycle] */
+    int64_t lifecycle_interval_s; /* how often billing, suspension, recycling run; default 60 */
 
     /*
      * The rest of the contract's keys. NULL when not configured: a provider whose keys are

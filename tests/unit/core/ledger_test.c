@@ -69,6 +69,8 @@ static void test_ledger__kind_names(void **state)
 {
     assert_string_equal(ledger_txn_kind_name(LEDGER_TXN_RECHARGE), "recharge");
     assert_string_equal(ledger_txn_kind_name(LEDGER_TXN_REFUND_HOLD), "refund_hold");
+    assert_string_equal(ledger_txn_kind_name(LEDGER_TXN_MONTHLY_FEE), "monthly_fee");
+    assert_string_equal(ledger_txn_kind_name(LEDGER_TXN_FORFEIT), "forfeit");
 }
 
 static void test_ledger__card_account_is_card_colon_number(void **state)
@@ -281,6 +283,41 @@ static void test_ledger__a_refund_hold_rejects_bad_input(void **state)
     assert_int_equal(ledger_post_refund_hold(&posting, INT64_MAX, "CNY", "sandbox"), LEB_OK);
 }
 
+static void test_ledger__a_monthly_fee_moves_money_from_the_card_to_fee_revenue(void **state)
+{
+    struct ledger_posting posting;
+
+    assert_int_equal(ledger_post_monthly_fee(&posting, CARD, 800, "CNY"), LEB_OK);
+    assert_int_equal(posting.kind, LEDGER_TXN_MONTHLY_FEE);
+    assert_int_equal(posting.count, 2);
+    assert_string_equal(posting.entries[0].account, "card:" CARD);
+    assert_int_equal(posting.entries[0].amount, -800);
+    assert_string_equal(posting.entries[1].account, "revenue:monthly_fee");
+    assert_int_equal(posting.entries[1].amount, 800);
+    assert_int_equal(ledger_posting_check(&posting), LEB_OK);
+}
+
+static void test_ledger__a_forfeit_moves_the_balance_to_the_forfeit_account(void **state)
+{
+    struct ledger_posting posting;
+
+    assert_int_equal(ledger_post_forfeit(&posting, CARD, 1234, "CNY"), LEB_OK);
+    assert_int_equal(posting.kind, LEDGER_TXN_FORFEIT);
+    assert_string_equal(posting.entries[1].account, "forfeit:recycled");
+    assert_int_equal(posting.entries[0].amount + posting.entries[1].amount, 0);
+}
+
+static void test_ledger__fee_and_forfeit_reject_bad_input(void **state)
+{
+    struct ledger_posting posting;
+
+    assert_int_equal(ledger_post_monthly_fee(&posting, CARD, 0, "CNY"), LEB_E_INVALID_REQUEST);
+    assert_int_equal(ledger_post_monthly_fee(&posting, CARD, -1, "CNY"), LEB_E_INVALID_REQUEST);
+    assert_int_equal(ledger_post_monthly_fee(&posting, CARD, 800, "cny"), LEB_E_INVALID_REQUEST);
+    assert_int_equal(ledger_post_forfeit(&posting, "8986010000000000019", 1, "CNY"),
+                     LEB_E_INVALID_CARD_NUMBER);
+}
+
 static void test_ledger__check_accepts_two_to_eight_balanced_entries(void **state)
 {
     for (size_t count = 2; count <= LEDGER_ENTRIES_MAX; count++) {
@@ -384,6 +421,9 @@ int main(void)
         cmocka_unit_test(test_ledger__check_rejects_zero_amounts_and_empty_accounts),
         cmocka_unit_test(test_ledger__check_rejects_a_posting_that_balances_only_through_overflow),
         cmocka_unit_test(test_ledger__check_rejects_an_unknown_kind_or_currency),
+        cmocka_unit_test(test_ledger__a_monthly_fee_moves_money_from_the_card_to_fee_revenue),
+        cmocka_unit_test(test_ledger__a_forfeit_moves_the_balance_to_the_forfeit_account),
+        cmocka_unit_test(test_ledger__fee_and_forfeit_reject_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

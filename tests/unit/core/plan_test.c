@@ -60,6 +60,24 @@ static void test_plan__validate_accepts_the_demo_plan(void **state)
     assert_int_equal(plan_validate(&plan), LEB_OK);
 }
 
+static void test_plan__validate_bounds_the_reminder_and_the_last_warning(void **state)
+{
+    struct plan plan = plan_keep8();
+
+    plan.remind_days_before = 28;
+    plan.recycle_warning_days = plan.grace_days;
+    assert_int_equal(plan_validate(&plan), LEB_OK);
+    plan.remind_days_before = 29;
+    assert_int_equal(plan_validate(&plan), LEB_E_INVALID_PLAN);
+    plan.remind_days_before = -1;
+    assert_int_equal(plan_validate(&plan), LEB_E_INVALID_PLAN);
+    plan.remind_days_before = 3;
+    plan.recycle_warning_days = plan.grace_days + 1;
+    assert_int_equal(plan_validate(&plan), LEB_E_INVALID_PLAN);
+    plan.recycle_warning_days = -1;
+    assert_int_equal(plan_validate(&plan), LEB_E_INVALID_PLAN);
+}
+
 static void test_plan__validate_accepts_a_validity_plan(void **state)
 {
     struct plan plan = plan_validity();
@@ -649,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_plan__validate_rejects_a_monthly_fee_plan_without_a_fee),
         cmocka_unit_test(test_plan__validate_rejects_a_validity_plan_without_validity),
         cmocka_unit_test(test_plan__validate_rejects_an_unknown_model),
+        cmocka_unit_test(test_plan__validate_bounds_the_reminder_and_the_last_warning),
         cmocka_unit_test(test_plan__retention_model_names_round_trip),
         cmocka_unit_test(test_plan__card_status_names_round_trip),
         cmocka_unit_test(test_plan__channel_names_are_the_contract_names),

@@ -1,0 +1,121 @@
+/*
+ * routes_ops.c - operations: the outbox as operators see it, and, in test mode only, the
+ * clock and an immediate run of the time-driven jobs (so that a month of billing can be tested
+ * in a second).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cardno.h"
+#include "core/timeutil.h"
+#include "http/http.h"
+#include "util/log.h"
+
+#define OUTBOX_LIMIT_DEFAULT 50
+#define OUTBOX_LIMIT_MAX 1000
+#define CLOCK_ADVANCE_MAX_S (100LL * 366 * 86400)
+
+int route_clock(struct http_request *request, struct http_response *response)
+{
+    static const char *const fields[] = {"advance_s", "now", NULL};
+    int rc = http_require(request, PERM_PLAN_WRITE);
+    if (rc < 0)
+        return rc;
+    json_t *root = NULL;
+    rc = http_body_json(request, &root);
+    if (rc < 0)
+        return rc;
+    int64_t advance_s = 0, target = 0;
+    const char *now_text = NULL;
+    rc = http_fields_only(response, root, fields);
+    if (rc == 0)
+        rc = http_field_amount(response, root, "advance_s", false, &advance_s);
+    if (rc == 0)
+        rc = http_field_string(response, root, "now", false, 32, &now_text);
+    if (rc == 0 && (json_object_get(root, "advance_s") != NULL) == (now_text != NULL))
+        rc = http_error(response, LEB_E_INVALID_REQUEST, "give advance_s or now, one of them");
+    if (rc == 0 && now_text == NULL && (advance_s <= 0 || advance_s > CLOCK_ADVANCE_MAX_S))
+        rc = http_error(response, LEB_E_INVALID_REQUEST, "advance_s must be 1 to %lld seconds",
+                        (long long)CLOCK_ADVANCE_MAX_S);
+    if (rc == 0 && now_text != NULL && time_parse_rfc3339(&target, now_text) < 0)
+        rc = http_error(response, LEB_E_INVALID_REQUEST, "now must be an RFC 3339 UTC time");
+    if (rc == 0) {
+        if (now_text == NULL)
+            target = app_now(request->app) + advance_s;
+        rc = app_clock_set(request->app, target);
+        if (rc < 0)
+            http_error(response, rc, "the clock only moves forward");
+    }
+    json_decref(root);
+    if (rc < 0)
+        return rc;
+    LOG_INFO("clock moved", "request_id", request->request_id, "by", request->token.username);
+    return http_reply_json(response, 200,
+                           json_pack("{s:o}", "now", http_json_time(app_now(request->app))));
+}
+
+int route_jobs_run(struct http_request *request, struct http_response *response)
+{
+    int rc = http_require(request, PERM_PLAN_WRITE);
+    if (rc < 0)
+        return rc;
+    struct lifecycle_stats stats;
+    int64_t expired = 0;
+    rc = app_lifecycle_run(request->app, &stats);
+    if (rc == 0)
+        rc = app_orders_expire(request->app, &expired);
+    if (rc < 0)
+        return rc;
+    return http_reply_json(response, 200,
+                           json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I}", "lifecycle",
+                                     "cards", (json_int_t)stats.cards, "charged",
+                                     (json_int_t)stats.steps[LIFECYCLE_CHARGE_FEE], "suspended",
+                                     (json_int_t)stats.steps[LIFECYCLE_SUSPEND], "recycled",
+                                     (json_int_t)stats.steps[LIFECYCLE_RECYCLE], "reminders",
+                                     (json_int_t)stats.steps[LIFECYCLE_REMIND_LOW], "warnings",
+                                     (json_int_t)stats.steps[LIFECYCLE_WARN_RECYCLE],
+                                     "expired_orders", (json_int_t)expired));
+}
+
+int route_outbox_list(struct http_request *request, struct http_response *response)
+{
+    int rc = http_require(request, PERM_CARD_READ_ANY);
+    if (rc < 0)
+        return rc;
+    const char *destination = http_query(request, "destination");
+    const char *limit_text = http_query(request, "limit");
+    long limit = OUTBOX_LIMIT_DEFAULT;
+    if (limit_text != NULL) {
+        char *end = NULL;
+        limit = strtol(limit_text, &end, 10);
+        if (*limit_text == '\0' || *end != '\0' || limit < 1 || limit > OUTBOX_LIMIT_MAX)
+            return http_error(response, LEB_E_INVALID_REQUEST, "limit must be 1 to %d",
+                              OUTBOX_LIMIT_MAX);
+    }
+    /* A phone number is looked up in its E.164 form, whatever spelling was given. */
+    char msisdn[MSISDN_SIZE];
+    if (destination != NULL && strcmp(destination, "telecom") != 0) {
+        if (msisdn_normalize(msisdn, destination) < 0)
+            return LEB_E_INVALID_PHONE_NUMBER;
+        destination = msisdn;
+    }
+    struct outbox_row *rows = NULL;
+    size_t count = 0;
+    rc = store_backend_of(request->app->store)
+             ->outbox_list(request->app->store, &rows, &count, destination, (size_t)limit);
+    if (rc < 0)
+        return rc;
+    json_t *list = json_array();
+    for (size_t i = 0; i < count; i++) {
+        json_t *payload = json_loads(rows[i].payload, 0, NULL);
+        json_array_append_new(
+            list, json_pack("{s:I, s:s, s:s, s:o, s:s, s:o}", "id", (json_int_t)rows[i].id, "kind",
+                            rows[i].kind, "destination", rows[i].destination, "payload",
+                            payload ? payload : json_null(), "status", rows[i].status, "created_at",
+                            http_json_time(rows[i].created_at)));
+        free(rows[i].payload);
+    }
+    free(rows);
+    return http_reply_json(response, 200, json_pack("{s:o}", "messages", list));
+}
