@@ -119,6 +119,24 @@ int main(int argc, char **argv)
     app->clock = app_clock_offset_now;
     app->clock_context = app;
     app->test_mode = config.test_mode;
+    app->telecom_attempts_max = config.telecom_attempts_max;
+    app->telecom_backoff_s = config.telecom_backoff_s;
+    if (config.telecom_webhook_url != NULL) {
+        if (config.telecom_webhook_secret == NULL) {
+            fprintf(stderr, "lebd: telecom.webhook_url needs telecom.webhook_secret_file: "
+                            "webhooks are never sent unsigned\n");
+            goto out;
+        }
+        if (strlen(config.telecom_webhook_url) >= sizeof(app->telecom_webhook_url) ||
+            secret_copy(app->telecom_webhook_secret, sizeof(app->telecom_webhook_secret),
+                        config.telecom_webhook_secret, NULL, "telecom.webhook_secret_file",
+                        false) < 0) {
+            fprintf(stderr, "lebd: telecom.webhook_url or its secret is too long\n");
+            goto out;
+        }
+        snprintf(app->telecom_webhook_url, sizeof(app->telecom_webhook_url), "%s",
+                 config.telecom_webhook_url);
+    }
     if (config.clock != NULL) {
         int64_t start = 0;
         LEB_ASSERT(time_parse_rfc3339(&start, config.clock) == 0); /* config_load checked it */
@@ -176,7 +194,8 @@ int main(int argc, char **argv)
     snprintf(app->public_url, sizeof(app->public_url), "%s",
              config.public_url && config.public_url[0] ? config.public_url : app->self_url);
 
-    rc = sched_start(&sched, app, config.expiry_interval_s, config.lifecycle_interval_s);
+    rc = sched_start(&sched, app, config.expiry_interval_s, config.lifecycle_interval_s,
+                     config.outbox_interval_s);
     if (rc < 0)
         goto out;
     LOG_INFO("listening", "url", app->self_url, "db",

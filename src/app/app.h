@@ -44,6 +44,11 @@ struct app {
     int64_t (*clock)(void *context);
     void *clock_context;
     atomic_int_fast64_t clock_offset_s; /* app_clock_offset_now(): real time + this */
+    /* Delivery of webhooks to the telecom core; no URL: messages wait in the outbox. */
+    char telecom_webhook_url[256];
+    char telecom_webhook_secret[APP_SECRET_SIZE];
+    int64_t telecom_attempts_max;
+    int64_t telecom_backoff_s;
     bool test_mode;
 };
 

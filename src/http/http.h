@@ -169,5 +169,6 @@ int route_static(struct http_request *, struct http_response *);
 int route_clock(struct http_request *, struct http_response *);
 int route_jobs_run(struct http_request *, struct http_response *);
 int route_outbox_list(struct http_request *, struct http_response *);
+int route_outbox_resend(struct http_request *, struct http_response *);
 
 #endif

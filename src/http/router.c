@@ -29,6 +29,8 @@ const struct http_route http_routes[] = {
     {"POST", "/api/v1/admin/clock", route_clock, AUTH_TOKEN, "clock", 0, true},
     {"POST", "/api/v1/admin/jobs/run", route_jobs_run, AUTH_TOKEN, "jobs_run", 0, true},
     {"GET", "/api/v1/admin/outbox", route_outbox_list, AUTH_TOKEN, "outbox_list", 0, false},
+    {"POST", "/api/v1/admin/outbox/{}/resend", route_outbox_resend, AUTH_TOKEN, "outbox_resend", 0,
+     false},
     {"GET", "/api/v1/sms/inbound", route_sms_inbound, AUTH_NONE, "sms_inbound", 0, false},
     {"GET", "/sandbox/pay/{}", route_sandbox_page, AUTH_NONE, "sandbox_page", 0, false},
     {"POST", "/sandbox/pay/{}", route_sandbox_pay, AUTH_NONE, "sandbox_pay", 0, false},

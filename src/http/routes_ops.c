@@ -9,7 +9,9 @@
 
 #include "core/cardno.h"
 #include "core/timeutil.h"
+#include "core/outbox.h"
 #include "http/http.h"
+#include "sms/dispatch.h"
 #include "util/log.h"
 
 #define OUTBOX_LIMIT_DEFAULT 50
@@ -61,21 +63,90 @@ int route_jobs_run(struct http_request *request, struct http_response *response)
     if (rc < 0)
         return rc;
     struct lifecycle_stats stats;
+    struct dispatch_stats delivery;
     int64_t expired = 0;
     rc = app_lifecycle_run(request->app, &stats);
     if (rc == 0)
         rc = app_orders_expire(request->app, &expired);
+    if (rc == 0)
+        rc = dispatch_run(request->app, &delivery);
     if (rc < 0)
         return rc;
-    return http_reply_json(response, 200,
-                           json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I}", "lifecycle",
-                                     "cards", (json_int_t)stats.cards, "charged",
-                                     (json_int_t)stats.steps[LIFECYCLE_CHARGE_FEE], "suspended",
-                                     (json_int_t)stats.steps[LIFECYCLE_SUSPEND], "recycled",
-                                     (json_int_t)stats.steps[LIFECYCLE_RECYCLE], "reminders",
-                                     (json_int_t)stats.steps[LIFECYCLE_REMIND_LOW], "warnings",
-                                     (json_int_t)stats.steps[LIFECYCLE_WARN_RECYCLE],
-                                     "expired_orders", (json_int_t)expired));
+    return http_reply_json(
+        response, 200,
+        json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:{s:I, s:I, s:I}}", "lifecycle",
+                  "cards", (json_int_t)stats.cards, "charged",
+                  (json_int_t)stats.steps[LIFECYCLE_CHARGE_FEE], "suspended",
+                  (json_int_t)stats.steps[LIFECYCLE_SUSPEND], "recycled",
+                  (json_int_t)stats.steps[LIFECYCLE_RECYCLE], "reminders",
+                  (json_int_t)stats.steps[LIFECYCLE_REMIND_LOW], "warnings",
+                  (json_int_t)stats.steps[LIFECYCLE_WARN_RECYCLE], "expired_orders",
+                  (json_int_t)expired, "outbox", "delivered", (json_int_t)delivery.delivered,
+                  "failed", (json_int_t)delivery.failed, "dead", (json_int_t)delivery.dead));
+}
+
+static json_t *outbox_view(const struct outbox_row *row)
+{
+    json_t *payload = json_loads(row->payload, 0, NULL);
+    json_t *view = json_pack("{s:I, s:s, s:s, s:o, s:s, s:I, s:o, s:o, s:o}", "id",
+                             (json_int_t)row->id, "kind", row->kind, "destination",
+                             row->destination, "payload", payload ? payload : json_null(), "status",
+                             row->status, "attempts", (json_int_t)row->attempts, "next_attempt_at",
+                             http_json_time(row->next_attempt_at), "last_error",
+                             row->last_error[0] ? json_string(row->last_error) : json_null(),
+                             "created_at", http_json_time(row->created_at));
+    LEB_ASSERT(view != NULL);
+    return view;
+}
+
+struct resend_job {
+    int64_t id;
+    int64_t now;
+    struct outbox_row row;
+};
+
+static int resend_in_tx(struct store_tx *tx, void *arg)
+{
+    struct resend_job *job = arg;
+    int rc = STORE_TX(tx, tx_outbox_get, &job->row, job->id);
+    if (rc < 0)
+        return rc;
+    enum outbox_status status;
+    struct outbox_attempt next;
+    LEB_ASSERT(outbox_status_parse(&status, job->row.status) == 0);
+    rc = outbox_resend(&next, status, job->now);
+    if (rc == 0)
+        rc = STORE_TX(tx, tx_outbox_mark, job->id, outbox_status_name(next.status), next.attempts,
+                      next.next_attempt_at, NULL);
+    free(job->row.payload);
+    job->row.payload = NULL;
+    return rc < 0 ? rc : STORE_TX(tx, tx_outbox_get, &job->row, job->id);
+}
+
+int route_outbox_resend(struct http_request *request, struct http_response *response)
+{
+    int rc = http_require(request, PERM_PLAN_WRITE);
+    if (rc < 0)
+        return rc;
+    char *end = NULL;
+    long long id = strtoll(request->params[0], &end, 10);
+    if (*end != '\0' || id <= 0)
+        return http_error(response, LEB_E_INVALID_REQUEST, "the message id is a number");
+    struct resend_job job = {.id = id, .now = app_now(request->app)};
+    rc = store_write(request->app->store, resend_in_tx, &job);
+    if (rc == LEB_E_NOT_FOUND)
+        return http_error(response, rc, "no such message");
+    if (rc == LEB_E_ILLEGAL_TRANSITION)
+        return http_error(response, rc, "only a dead message can be sent again");
+    if (rc < 0)
+        return rc;
+    char id_text[24];
+    snprintf(id_text, sizeof(id_text), LOG_RAW_PREFIX "%lld", id);
+    LOG_INFO("outbox message resent", "request_id", request->request_id, "by",
+             request->token.username, "outbox_id", id_text);
+    json_t *view = outbox_view(&job.row);
+    free(job.row.payload);
+    return http_reply_json(response, 200, view);
 }
 
 int route_outbox_list(struct http_request *request, struct http_response *response)
@@ -84,6 +155,15 @@ int route_outbox_list(struct http_request *request, struct http_response *respon
     if (rc < 0)
         return rc;
     const char *destination = http_query(request, "destination");
+    struct outbox_filter filter = {.kind = http_query(request, "kind"),
+                                   .status = http_query(request, "status")};
+    enum outbox_status status;
+    if (filter.status != NULL && outbox_status_parse(&status, filter.status) < 0)
+        return http_error(response, LEB_E_INVALID_REQUEST,
+                          "status must be pending, delivered or dead");
+    if (filter.kind != NULL && strcmp(filter.kind, "sms") != 0 &&
+        strcmp(filter.kind, "webhook") != 0)
+        return http_error(response, LEB_E_INVALID_REQUEST, "kind must be sms or webhook");
     const char *limit_text = http_query(request, "limit");
     long limit = OUTBOX_LIMIT_DEFAULT;
     if (limit_text != NULL) {
@@ -100,22 +180,16 @@ int route_outbox_list(struct http_request *request, struct http_response *respon
             return LEB_E_INVALID_PHONE_NUMBER;
         destination = msisdn;
     }
+    filter.destination = destination;
     struct outbox_row *rows = NULL;
     size_t count = 0;
     rc = store_backend_of(request->app->store)
-             ->outbox_list(request->app->store, &rows, &count, destination, (size_t)limit);
+             ->outbox_list(request->app->store, &rows, &count, &filter, (size_t)limit);
     if (rc < 0)
         return rc;
     json_t *list = json_array();
-    for (size_t i = 0; i < count; i++) {
-        json_t *payload = json_loads(rows[i].payload, 0, NULL);
-        json_array_append_new(
-            list, json_pack("{s:I, s:s, s:s, s:o, s:s, s:o}", "id", (json_int_t)rows[i].id, "kind",
-                            rows[i].kind, "destination", rows[i].destination, "payload",
-                            payload ? payload : json_null(), "status", rows[i].status, "created_at",
-                            http_json_time(rows[i].created_at)));
-        free(rows[i].payload);
-    }
-    free(rows);
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(list, outbox_view(&rows[i]));
+    outbox_rows_free(rows, count);
     return http_reply_json(response, 200, json_pack("{s:o}", "messages", list));
 }

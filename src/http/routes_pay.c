@@ -8,11 +8,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
 #include <sodium.h>
 
 #include "http/http.h"
 #include "pay/pay.h"
+#include "util/http_client.h"
 #include "util/log.h"
 
 #define SANDBOX_CALL_TIMEOUT_MS 10000
@@ -61,13 +61,6 @@ int route_sandbox_page(struct http_request *request, struct http_response *respo
     return 0;
 }
 
-static size_t discard_body(char *data, size_t size, size_t count, void *context)
-{
-    (void)data;
-    (void)context;
-    return size * count;
-}
-
 /* Plays the provider: signs a notification for "order" and posts it over HTTP to this lebd's
  * own notify route, exactly as the provider's servers would. */
 static int sandbox_send(struct app *app, const struct order_row *order, bool success, long *status)
@@ -86,23 +79,10 @@ static int sandbox_send(struct app *app, const struct order_row *order, bool suc
     snprintf(header, sizeof(header), "X-Sandbox-Signature: %s", signature);
     snprintf(url, sizeof(url), "%s/api/v1/payments/sandbox/notify", app->self_url);
 
-    CURL *curl = curl_easy_init();
-    LEB_ASSERT(curl != NULL);
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-    headers = curl_slist_append(headers, header);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)SANDBOX_CALL_TIMEOUT_MS);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
-    CURLcode result = curl_easy_perform(curl);
-    *status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    if (result != CURLE_OK) {
-        LOG_ERROR("sandbox: cannot reach the notify route", "error", curl_easy_strerror(result));
+    const char *const headers[] = {"Content-Type: application/json", header, NULL};
+    char error[HTTP_CLIENT_ERROR_SIZE];
+    if (http_client_post(url, headers, body, SANDBOX_CALL_TIMEOUT_MS, status, error) < 0) {
+        LOG_ERROR("sandbox: cannot reach the notify route", "error", error);
         return LEB_E_UNAVAILABLE;
     }
     return 0;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "sched/sched.h"
+#include "sms/dispatch.h"
 #include "util/log.h"
 
 #define JOBS_MAX 8
@@ -107,10 +108,16 @@ static int job_lifecycle(struct app *app)
     return rc;
 }
 
-int sched_start(struct sched **out, struct app *app, int64_t expiry_interval_s,
-                int64_t lifecycle_interval_s)
+static int job_dispatch(struct app *app)
 {
-    LEB_ASSERT(expiry_interval_s > 0 && lifecycle_interval_s > 0);
+    struct dispatch_stats stats;
+    return dispatch_run(app, &stats);
+}
+
+int sched_start(struct sched **out, struct app *app, int64_t expiry_interval_s,
+                int64_t lifecycle_interval_s, int64_t outbox_interval_s)
+{
+    LEB_ASSERT(expiry_interval_s > 0 && lifecycle_interval_s > 0 && outbox_interval_s > 0);
     struct sched *sched = calloc(1, sizeof(*sched));
     LEB_ASSERT(sched != NULL);
     sched->app = app;
@@ -119,6 +126,10 @@ int sched_start(struct sched **out, struct app *app, int64_t expiry_interval_s,
     sched->jobs[sched->jobs_count++] = (struct job){.name = "expire_orders",
                                                     .run = job_expire_orders,
                                                     .interval_s = expiry_interval_s,
+                                                    .next_due_ms = monotonic_ms()};
+    sched->jobs[sched->jobs_count++] = (struct job){.name = "outbox",
+                                                    .run = job_dispatch,
+                                                    .interval_s = outbox_interval_s,
                                                     .next_due_ms = monotonic_ms()};
     sched->jobs[sched->jobs_count++] = (struct job){.name = "lifecycle",
                                                     .run = job_lifecycle,

@@ -38,6 +38,9 @@ enum stmt_id {
     S_CARDS_DUE,
     S_LIFECYCLE_EVENT_PUT,
     S_OUTBOX_LIST,
+    S_OUTBOX_DUE,
+    S_OUTBOX_GET,
+    S_OUTBOX_MARK,
     S_ORDER_GET,
     S_ORDER_INSERT,
     S_ORDER_UPDATE,
@@ -86,6 +89,10 @@ enum stmt_id {
     "validity_days_max, denominations, amount_min, amount_max, amount_step, daily_limit, "         \
     "grace_days, recharge_allowed, remind_days_before, recycle_warning_days"
 
+#define OUTBOX_COLUMNS                                                                             \
+    "id, kind, destination, payload, status, created_at, attempts, next_attempt_at, "              \
+    "COALESCE(last_error, '')"
+
 static const char *const stmt_sql[S_COUNT] = {
     [S_PLAN_GET] = "SELECT " PLAN_COLUMNS " FROM plans WHERE code = ?1",
     [S_PLANS_LIST] = "SELECT " PLAN_COLUMNS " FROM plans ORDER BY code",
@@ -107,8 +114,14 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CARDS_DUE] = "SELECT card_no FROM cards WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
     [S_LIFECYCLE_EVENT_PUT] = "INSERT INTO lifecycle_events (card_no, kind, period, amount, "
                               "created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-    [S_OUTBOX_LIST] = "SELECT id, kind, destination, payload, status, created_at FROM outbox "
-                      "WHERE (?1 IS NULL OR destination = ?1) ORDER BY id DESC LIMIT ?2",
+    [S_OUTBOX_LIST] = "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE (?1 IS NULL OR "
+                      "destination = ?1) AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR "
+                      "status = ?4) ORDER BY id DESC LIMIT ?2",
+    [S_OUTBOX_DUE] = "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE status = 'pending' AND "
+                     "kind = ?1 AND next_attempt_at <= ?2 ORDER BY next_attempt_at, id LIMIT ?3",
+    [S_OUTBOX_GET] = "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE id = ?1",
+    [S_OUTBOX_MARK] = "UPDATE outbox SET status = ?2, attempts = ?3, next_attempt_at = ?4, "
+                      "last_error = NULLIF(?5, '') WHERE id = ?1",
     [S_CARD_UPDATE_STATUS] = "UPDATE cards SET status = ?2 WHERE card_no = ?1",
     [S_ORDER_GET] = "SELECT " ORDER_COLUMNS " FROM orders WHERE order_no = ?1",
     [S_ORDER_INSERT] = "INSERT INTO orders (order_no, card_no, status, channel, payment_method, "
@@ -256,6 +269,10 @@ static const char *const migrations[] = {
     "  card_no TEXT NOT NULL REFERENCES cards (card_no), kind TEXT NOT NULL,"
     "  period INTEGER NOT NULL, amount INTEGER NOT NULL, created_at INTEGER NOT NULL,"
     "  PRIMARY KEY (card_no, kind, period)) WITHOUT ROWID;",
+
+    /* 3: delivery of the outbox. */
+    "ALTER TABLE outbox ADD COLUMN last_error TEXT;"
+    "CREATE INDEX outbox_kind_due ON outbox (kind, next_attempt_at) WHERE status = 'pending';",
 };
 #define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -680,33 +697,96 @@ static int sqlite_token_get(struct store *store, struct token_row *out, const ch
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_UNAUTHORIZED : LEB_E_UNAVAILABLE;
 }
 
-static int sqlite_outbox_list(struct store *store, struct outbox_row **out, size_t *count,
-                              const char *destination, size_t limit)
+static void outbox_from_row(struct outbox_row *row, sqlite3_stmt *s)
 {
-    struct conn *conn = reader_take(store);
+    memset(row, 0, sizeof(*row));
+    row->id = sqlite3_column_int64(s, 0);
+    column_copy(row->kind, sizeof(row->kind), s, 1);
+    column_copy(row->destination, sizeof(row->destination), s, 2);
+    row->payload = strdup((const char *)sqlite3_column_text(s, 3));
+    LEB_ASSERT(row->payload != NULL);
+    column_copy(row->status, sizeof(row->status), s, 4);
+    row->created_at = sqlite3_column_int64(s, 5);
+    row->attempts = sqlite3_column_int64(s, 6);
+    row->next_attempt_at = sqlite3_column_int64(s, 7);
+    column_copy(row->last_error, sizeof(row->last_error), s, 8);
+}
+
+/* Reads the rows of a prepared, bound outbox query on a reader connection. */
+static int outbox_rows_read(struct store *store, struct conn *conn, sqlite3_stmt *s,
+                            struct outbox_row **out, size_t *count, size_t limit)
+{
     struct outbox_row *rows = calloc(limit ? limit : 1, sizeof(*rows));
     LEB_ASSERT(rows != NULL);
-    sqlite3_stmt *s = stmt(conn, S_OUTBOX_LIST);
-    if (destination != NULL)
-        bind_text(s, 1, destination);
-    bind_int(s, 2, (int64_t)limit);
     size_t n = 0;
-    int rc;
-    while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct outbox_row *row = &rows[n++];
-        row->id = sqlite3_column_int64(s, 0);
-        column_copy(row->kind, sizeof(row->kind), s, 1);
-        column_copy(row->destination, sizeof(row->destination), s, 2);
-        row->payload = strdup((const char *)sqlite3_column_text(s, 3));
-        LEB_ASSERT(row->payload != NULL);
-        column_copy(row->status, sizeof(row->status), s, 4);
-        row->created_at = sqlite3_column_int64(s, 5);
-    }
+    int rc = SQLITE_DONE;
+    while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        outbox_from_row(&rows[n++], s);
     sqlite3_reset(s);
     reader_give(store, conn);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        outbox_rows_free(rows, n);
+        return LEB_E_UNAVAILABLE;
+    }
     *out = rows;
     *count = n;
     return 0;
+}
+
+static int sqlite_outbox_list(struct store *store, struct outbox_row **out, size_t *count,
+                              const struct outbox_filter *filter, size_t limit)
+{
+    struct conn *conn = reader_take(store);
+    sqlite3_stmt *s = stmt(conn, S_OUTBOX_LIST);
+    if (filter->destination != NULL)
+        bind_text(s, 1, filter->destination);
+    bind_int(s, 2, (int64_t)limit);
+    if (filter->kind != NULL)
+        bind_text(s, 3, filter->kind);
+    if (filter->status != NULL)
+        bind_text(s, 4, filter->status);
+    return outbox_rows_read(store, conn, s, out, count, limit);
+}
+
+static int sqlite_outbox_due(struct store *store, struct outbox_row **out, size_t *count,
+                             const char *kind, int64_t now, size_t limit)
+{
+    struct conn *conn = reader_take(store);
+    sqlite3_stmt *s = stmt(conn, S_OUTBOX_DUE);
+    bind_text(s, 1, kind);
+    bind_int(s, 2, now);
+    bind_int(s, 3, (int64_t)limit);
+    return outbox_rows_read(store, conn, s, out, count, limit);
+}
+
+static struct conn *tx_conn(struct store_tx *tx);
+
+static int tx_outbox_get(struct store_tx *tx, struct outbox_row *out, int64_t id)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_OUTBOX_GET);
+    bind_int(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        outbox_from_row(out, s);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_NOT_FOUND : LEB_E_UNAVAILABLE;
+}
+
+static int tx_outbox_mark(struct store_tx *tx, int64_t id, const char *status, int64_t attempts,
+                          int64_t next_attempt_at, const char *last_error)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_OUTBOX_MARK);
+    bind_int(s, 1, id);
+    bind_text(s, 2, status);
+    bind_int(s, 3, attempts);
+    bind_int(s, 4, next_attempt_at);
+    bind_text(s, 5, last_error ? last_error : "");
+    int rc = step_done(conn, s, LEB_E_INTERNAL);
+    if (rc == 0 && sqlite3_changes(conn->db) != 1)
+        return LEB_E_NOT_FOUND;
+    return rc;
 }
 
 static void mismatch_add(struct ledger_report *out, const char *what, const char *ref,
@@ -1430,4 +1510,7 @@ const struct store_backend store_sqlite_backend = {
     .tx_cards_due = tx_cards_due,
     .tx_lifecycle_event_put = tx_lifecycle_event_put,
     .outbox_list = sqlite_outbox_list,
+    .outbox_due = sqlite_outbox_due,
+    .tx_outbox_get = tx_outbox_get,
+    .tx_outbox_mark = tx_outbox_mark,
 };

@@ -1,6 +1,7 @@
 /*
  * store.c - picks the backend named by a store URL. Owns nothing else.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/store.h"
@@ -18,6 +19,13 @@ int store_open(struct store **out, const char *url, const struct store_options *
             return backend->open(out, url + scheme_size + 1, options);
     }
     return LEB_E_INVALID_REQUEST;
+}
+
+void outbox_rows_free(struct outbox_row *rows, size_t count)
+{
+    for (size_t i = 0; rows != NULL && i < count; i++)
+        free(rows[i].payload);
+    free(rows);
 }
 
 void store_close(struct store *store)

@@ -65,6 +65,16 @@ struct outbox_row {
     char *payload; /* JSON text, malloc'd */
     char status[16];
     int64_t created_at;
+    int64_t attempts;
+    int64_t next_attempt_at;
+    char last_error[128];
+};
+
+/* Which outbox messages to list; NULL fields match everything. */
+struct outbox_filter {
+    const char *destination;
+    const char *kind;
+    const char *status;
 };
 
 struct order_row {
@@ -203,11 +213,21 @@ struct store_backend {
     /* 0 if new, 1 if this (card, kind, period) was recorded before. */
     int (*tx_lifecycle_event_put)(struct store_tx *tx, const char *card_no, const char *kind,
                                   int64_t period, int64_t amount, int64_t now);
-    /* The newest "limit" outbox messages, for "destination" or all (NULL); free each payload
-     * and the array. */
+    /* The newest "limit" outbox messages that "filter" matches; free each payload and the
+     * array (outbox_rows_free). */
     int (*outbox_list)(struct store *store, struct outbox_row **out, size_t *count,
-                       const char *destination, size_t limit);
+                       const struct outbox_filter *filter, size_t limit);
+    /* Up to "limit" pending messages of "kind" due at "now", oldest first. */
+    int (*outbox_due)(struct store *store, struct outbox_row **out, size_t *count, const char *kind,
+                      int64_t now, size_t limit);
+    int (*tx_outbox_get)(struct store_tx *tx, struct outbox_row *out, int64_t id);
+    /* Records an attempt's outcome; LEB_E_NOT_FOUND for an unknown id. */
+    int (*tx_outbox_mark)(struct store_tx *tx, int64_t id, const char *status, int64_t attempts,
+                          int64_t next_attempt_at, const char *last_error);
 };
+
+/* Frees what outbox_list / outbox_due returned. */
+void outbox_rows_free(struct outbox_row *rows, size_t count);
 
 /* Opens the store named by "url" ("sqlite:PATH"), applying migrations. */
 LEB_MUST_CHECK int store_open(struct store **out, const char *url,

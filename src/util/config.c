@@ -148,6 +148,9 @@ static const struct setting config_settings[] = {
     ROW_INT64("limits", "card_lookup_burst", card_lookup_burst, "20", 1, 1000000),
     ROW_INT64("store", "batch_max", batch_max, "256", 1, 10000),
     ROW_INT64("lifecycle", "interval_s", lifecycle_interval_s, "60", 1, 86400),
+    ROW_INT64("telecom", "attempts_max", telecom_attempts_max, "8", 1, 100),
+    ROW_INT64("telecom", "backoff_s", telecom_backoff_s, "30", 1, 3600),
+    ROW_INT64("outbox", "interval_s", outbox_interval_s, "2", 1, 3600),
     ROW_STRING("log", "level", log_level, "info", config_check_log_level),
 };
 

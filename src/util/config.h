@@ -52,6 +52,11 @@ struct config {
     char *log_level; /* debug, info, warn, error; default info */
     /* [server] clock: "now" at start-up, RFC 3339 (demos and tests); NULL: the real time */
     char *clock;
+    /* [telecom] delivery of webhooks */
+    int64_t telecom_attempts_max; /* failed attempts before a message is dead; default 8 */
+    int64_t telecom_backoff_s;    /* first back-off, doubled per failure up to an hour */
+    /* [outbox] */
+    int64_t outbox_interval_s; /* how often the dispatcher looks for due messages; default 2 */
     /* [lifecycle] */
     int64_t lifecycle_interval_s; /* how often billing, suspension, recycling run; default 60 */
 

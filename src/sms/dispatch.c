@@ -1,0 +1,166 @@
+/*
+ * dispatch.c - the outbox dispatcher. Reads due messages, sends each over HTTP outside any
+ * transaction (no lock is held while a receiver is slow), then records the outcome in a short
+ * write. The back-off and the bound on attempts are src/core/outbox.c's.
+ *
+ * A webhook is POSTed as its payload plus "id", signed: X-Leb-Signature is "sha256=" and the
+ * hex HMAC-SHA256, under the telecom secret, of "<X-Leb-Timestamp>.<body>". The timestamp is
+ * real time, so receivers can refuse stale replays whatever the business clock says.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sodium.h>
+
+#include "core/outbox.h"
+#include "sms/dispatch.h"
+#include "util/http_client.h"
+#include "util/log.h"
+
+#define DISPATCH_BATCH_MAX 100
+#define DISPATCH_ROUNDS_MAX 100
+#define WEBHOOK_TIMEOUT_MS 10000
+
+struct mark_job {
+    const struct outbox_row *row;
+    struct outbox_attempt next;
+    const char *error;
+    bool applied;
+};
+
+/* Records an attempt, unless another dispatcher recorded one for this message meanwhile. */
+static int mark_in_tx(struct store_tx *tx, void *arg)
+{
+    struct mark_job *job = arg;
+    struct outbox_row current;
+    job->applied = false;
+    int rc = STORE_TX(tx, tx_outbox_get, &current, job->row->id);
+    if (rc < 0)
+        return rc;
+    bool unchanged =
+        strcmp(current.status, "pending") == 0 && current.attempts == job->row->attempts;
+    free(current.payload);
+    if (!unchanged)
+        return 0;
+    job->applied = true;
+    return STORE_TX(tx, tx_outbox_mark, job->row->id, outbox_status_name(job->next.status),
+                    job->next.attempts, job->next.next_attempt_at, job->error);
+}
+
+/* The body: the stored payload with the message's id added, keys sorted. */
+static char *webhook_body(const struct outbox_row *row)
+{
+    json_t *payload = json_loads(row->payload, 0, NULL);
+    if (!json_is_object(payload)) {
+        json_decref(payload);
+        return NULL;
+    }
+    json_object_set_new(payload, "id", json_integer(row->id));
+    char *body = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(payload);
+    return body;
+}
+
+static bool webhook_send(const struct app *app, const struct outbox_row *row, char *error,
+                         size_t error_size)
+{
+    char *body = webhook_body(row);
+    if (body == NULL) {
+        snprintf(error, error_size, "the stored payload is not a JSON object");
+        return false;
+    }
+    json_t *payload = json_loads(row->payload, 0, NULL);
+    const char *event = json_string_value(json_object_get(payload, "event"));
+    char timestamp[24], header_event[96], header_delivery[48], header_timestamp[48];
+    snprintf(timestamp, sizeof(timestamp), "%lld", (long long)time(NULL));
+    snprintf(header_event, sizeof(header_event), "X-Leb-Event: %.64s", event ? event : "");
+    snprintf(header_delivery, sizeof(header_delivery), "X-Leb-Delivery: %lld", (long long)row->id);
+    snprintf(header_timestamp, sizeof(header_timestamp), "X-Leb-Timestamp: %s", timestamp);
+    json_decref(payload);
+
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_size = 0;
+    size_t signed_size = strlen(timestamp) + 1 + strlen(body);
+    char *signed_text = malloc(signed_size + 1);
+    LEB_ASSERT(signed_text != NULL);
+    snprintf(signed_text, signed_size + 1, "%s.%s", timestamp, body);
+    LEB_ASSERT(HMAC(EVP_sha256(), app->telecom_webhook_secret,
+                    (int)strlen(app->telecom_webhook_secret), (const unsigned char *)signed_text,
+                    signed_size, digest, &digest_size) != NULL);
+    free(signed_text);
+    char hex[2 * EVP_MAX_MD_SIZE + 1], header_signature[2 * EVP_MAX_MD_SIZE + 32];
+    sodium_bin2hex(hex, sizeof(hex), digest, digest_size);
+    snprintf(header_signature, sizeof(header_signature), "X-Leb-Signature: sha256=%s", hex);
+
+    const char *const headers[] = {"Content-Type: application/json",
+                                   header_event,
+                                   header_delivery,
+                                   header_timestamp,
+                                   header_signature,
+                                   NULL};
+    long status = 0;
+    char transport_error[HTTP_CLIENT_ERROR_SIZE];
+    int rc = http_client_post(app->telecom_webhook_url, headers, body, WEBHOOK_TIMEOUT_MS, &status,
+                              transport_error);
+    free(body);
+    if (rc < 0) {
+        snprintf(error, error_size, "%s", transport_error);
+        return false;
+    }
+    if (status < 200 || status > 299) {
+        snprintf(error, error_size, "the receiver answered %ld", status);
+        return false;
+    }
+    error[0] = '\0';
+    return true;
+}
+
+int dispatch_run(struct app *app, struct dispatch_stats *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    if (app->telecom_webhook_url[0] == '\0')
+        return 0; /* nowhere to send: the messages wait, nothing is lost */
+    const struct store_backend *backend = store_backend_of(app->store);
+    for (int round = 0; round < DISPATCH_ROUNDS_MAX; round++) {
+        int64_t now = app_now(app);
+        struct outbox_row *rows = NULL;
+        size_t count = 0;
+        int rc = backend->outbox_due(app->store, &rows, &count, "webhook", now, DISPATCH_BATCH_MAX);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < count && rc == 0; i++) {
+            char error[HTTP_CLIENT_ERROR_SIZE];
+            bool delivered = webhook_send(app, &rows[i], error, sizeof(error));
+            struct mark_job job = {.row = &rows[i], .error = error};
+            rc = outbox_after_attempt(&job.next, rows[i].attempts, delivered, now,
+                                      app->telecom_attempts_max, app->telecom_backoff_s);
+            if (rc == 0)
+                rc = store_write(app->store, mark_in_tx, &job);
+            if (rc < 0 || !job.applied)
+                continue;
+            char id[24];
+            snprintf(id, sizeof(id), LOG_RAW_PREFIX "%lld", (long long)rows[i].id);
+            if (job.next.status == OUTBOX_DELIVERED) {
+                stats->delivered++;
+            } else if (job.next.status == OUTBOX_DEAD) {
+                stats->dead++;
+                LOG_ERROR("webhook dead after its last attempt", "outbox_id", id, "error", error);
+            } else {
+                stats->failed++;
+                LOG_WARN("webhook attempt failed; it will be retried", "outbox_id", id, "error",
+                         error);
+            }
+        }
+        outbox_rows_free(rows, count);
+        if (rc < 0)
+            return rc;
+        if (count < DISPATCH_BATCH_MAX)
+            break;
+    }
+    return 0;
+}

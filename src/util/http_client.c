@@ -1,0 +1,48 @@
+/*
+ * http_client.c - a blocking POST with libcurl, each call on its own handle so that any
+ * thread may call it.
+ */
+#include <stdio.h>
+
+#include <curl/curl.h>
+
+#include "util/http_client.h"
+
+static size_t discard_body(char *data, size_t size, size_t count, void *context)
+{
+    (void)data;
+    (void)context;
+    return size * count;
+}
+
+int http_client_post(const char *url, const char *const *headers, const char *body, long timeout_ms,
+                     long *status, char error[HTTP_CLIENT_ERROR_SIZE])
+{
+    *status = 0;
+    error[0] = '\0';
+    CURL *curl = curl_easy_init();
+    if (curl == NULL) {
+        snprintf(error, HTTP_CLIENT_ERROR_SIZE, "out of memory");
+        return -1;
+    }
+    struct curl_slist *list = NULL;
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        list = curl_slist_append(list, headers[i]);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
+    CURLcode result = curl_easy_perform(curl);
+    if (result == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+    else
+        snprintf(error, HTTP_CLIENT_ERROR_SIZE, "%s", curl_easy_strerror(result));
+    curl_slist_free_all(list);
+    curl_easy_cleanup(curl);
+    return result == CURLE_OK ? 0 : -1;
+}
