@@ -170,6 +170,31 @@ void app_card_state_store(struct card_row *card, const struct card_state *state,
                           const struct plan *plan, int64_t now);
 void app_plan_rules(struct plan_lifecycle *out, const struct plan *plan);
 
+/* ---- auto-renewal (autorenew.c) ---- */
+
+struct autorenew_request {
+    const char *card;      /* card or phone number, as typed */
+    bool enabled;
+    const char *rule;      /* "keep_fee" or "threshold" */
+    int64_t amount;        /* threshold rule */
+    int64_t threshold;     /* threshold rule */
+    const char *behaviour; /* the sandbox agreement's behaviour: "succeed" (default) or "fail" */
+};
+
+/* Enables, changes or disables a card's auto-renewal with a (sandbox) payment agreement. */
+LEB_MUST_CHECK int app_autorenew_set(struct app *app, struct autorenew_row *out,
+                                     const struct autorenew_request *request);
+
+struct autorenew_stats {
+    int64_t charged;
+    int64_t failed;
+    int64_t given_up; /* cycles whose attempts are used up: the cardholder was told */
+};
+
+/* Charges every auto-renewal due at the clock's now through its agreement; at most one charge
+ * per card per cycle (see src/core/autorenew.h). */
+LEB_MUST_CHECK int app_autorenew_run(struct app *app, struct autorenew_stats *stats);
+
 /* ---- the outbox (outbox.c) ---- */
 
 /* An SMS to the card's phone from "template_name" with "fields" (stolen; may be NULL). */

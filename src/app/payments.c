@@ -125,10 +125,11 @@ static int credit(struct store_tx *tx, struct apply_job *job, struct order_row *
      * touch. */
     if (card_lifecycle_changed(&before, &card))
         rc = STORE_TX(tx, tx_card_update_lifecycle, &card);
-    if (rc == 0 && applied.status_before != card.status)
-        rc = app_outbox_webhook(tx, &card, "card.reactivated", job->now);
+    /* In the order they happened: the money arrived, then the card came back. */
     if (rc == 0)
         rc = app_outbox_webhook(tx, &card, "card.recharged", job->now);
+    if (rc == 0 && applied.status_before != card.status)
+        rc = app_outbox_webhook(tx, &card, "card.reactivated", job->now);
     if (rc < 0)
         return rc;
     order_step(order, ORDER_EVENT_CREDITED);

@@ -170,5 +170,7 @@ int route_clock(struct http_request *, struct http_response *);
 int route_jobs_run(struct http_request *, struct http_response *);
 int route_outbox_list(struct http_request *, struct http_response *);
 int route_outbox_resend(struct http_request *, struct http_response *);
+int route_autorenew_get(struct http_request *, struct http_response *);
+int route_autorenew_put(struct http_request *, struct http_response *);
 
 #endif

@@ -65,7 +65,10 @@ int route_jobs_run(struct http_request *request, struct http_response *response)
     struct lifecycle_stats stats;
     struct dispatch_stats delivery;
     int64_t expired = 0;
-    rc = app_lifecycle_run(request->app, &stats);
+    struct autorenew_stats renewals;
+    rc = app_autorenew_run(request->app, &renewals);
+    if (rc == 0)
+        rc = app_lifecycle_run(request->app, &stats);
     if (rc == 0)
         rc = app_orders_expire(request->app, &expired);
     if (rc == 0)
@@ -74,15 +77,17 @@ int route_jobs_run(struct http_request *request, struct http_response *response)
         return rc;
     return http_reply_json(
         response, 200,
-        json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:{s:I, s:I, s:I}}", "lifecycle",
-                  "cards", (json_int_t)stats.cards, "charged",
+        json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}",
+                  "lifecycle", "cards", (json_int_t)stats.cards, "charged",
                   (json_int_t)stats.steps[LIFECYCLE_CHARGE_FEE], "suspended",
                   (json_int_t)stats.steps[LIFECYCLE_SUSPEND], "recycled",
                   (json_int_t)stats.steps[LIFECYCLE_RECYCLE], "reminders",
                   (json_int_t)stats.steps[LIFECYCLE_REMIND_LOW], "warnings",
                   (json_int_t)stats.steps[LIFECYCLE_WARN_RECYCLE], "expired_orders",
                   (json_int_t)expired, "outbox", "delivered", (json_int_t)delivery.delivered,
-                  "failed", (json_int_t)delivery.failed, "dead", (json_int_t)delivery.dead));
+                  "failed", (json_int_t)delivery.failed, "dead", (json_int_t)delivery.dead,
+                  "auto_renew", "charged", (json_int_t)renewals.charged, "failed",
+                  (json_int_t)renewals.failed, "given_up", (json_int_t)renewals.given_up));
 }
 
 static json_t *outbox_view(const struct outbox_row *row)
@@ -192,4 +197,93 @@ int route_outbox_list(struct http_request *request, struct http_response *respon
         json_array_append_new(list, outbox_view(&rows[i]));
     outbox_rows_free(rows, count);
     return http_reply_json(response, 200, json_pack("{s:o}", "messages", list));
+}
+
+static json_t *autorenew_view(const struct autorenew_row *row)
+{
+    json_t *view = json_pack(
+        "{s:s, s:b, s:s, s:I, s:I, s:{s:s, s:s}, s:I, s:o, s:o}", "card_no_masked", "", "enabled",
+        row->enabled, "rule", row->rule, "amount", (json_int_t)row->amount, "threshold",
+        (json_int_t)row->threshold, "agreement", "provider", row->provider, "agreement_id",
+        row->agreement_id, "attempts", (json_int_t)row->attempts, "last_attempt_at",
+        http_json_time(row->last_attempt_at), "next_check_at", http_json_time(row->next_check_at));
+    LEB_ASSERT(view != NULL);
+    char masked[CARDNO_MASKED_SIZE];
+    cardno_mask(masked, row->card_no);
+    json_object_set_new(view, "card_no_masked", json_string(masked));
+    return view;
+}
+
+int route_autorenew_get(struct http_request *request, struct http_response *response)
+{
+    int rc = http_require(request, PERM_CARD_READ_ANY);
+    if (rc < 0)
+        return rc;
+    struct card_row card;
+    rc = app_card_find(request->app, &card, request->params[0]);
+    if (rc < 0)
+        return rc;
+    struct autorenew_row row;
+    rc = store_backend_of(request->app->store)
+             ->autorenew_get(request->app->store, &row, card.card_no);
+    if (rc == LEB_E_NOT_FOUND) /* never set up: off */
+        return http_reply_json(response, 200, json_pack("{s:b}", "enabled", 0));
+    if (rc < 0)
+        return rc;
+    return http_reply_json(response, 200, autorenew_view(&row));
+}
+
+int route_autorenew_put(struct http_request *request, struct http_response *response)
+{
+    static const char *const fields[] = {"enabled",   "rule",      "amount",
+                                         "threshold", "agreement", NULL};
+    static const char *const agreement_fields[] = {"provider", "behaviour", NULL};
+    int rc = http_require(request, PERM_CARD_WRITE);
+    if (rc < 0)
+        return rc;
+    json_t *root = NULL;
+    rc = http_body_json(request, &root);
+    if (rc < 0)
+        return rc;
+    struct autorenew_request change = {.card = request->params[0], .enabled = true};
+    const char *provider = NULL;
+    json_t *agreement = json_object_get(root, "agreement");
+    rc = http_fields_only(response, root, fields);
+    if (rc == 0 && json_object_get(root, "enabled") == NULL)
+        rc = http_error(response, LEB_E_INVALID_REQUEST, "enabled is required");
+    if (rc == 0)
+        rc = http_field_bool(response, root, "enabled", &change.enabled);
+    if (rc == 0)
+        rc = http_field_string(response, root, "rule", change.enabled, 16, &change.rule);
+    if (rc == 0)
+        rc = http_field_amount(response, root, "amount", false, &change.amount);
+    if (rc == 0)
+        rc = http_field_amount(response, root, "threshold", false, &change.threshold);
+    if (rc == 0 && agreement != NULL && !json_is_object(agreement))
+        rc = http_error(response, LEB_E_INVALID_REQUEST, "agreement must be an object");
+    if (rc == 0 && agreement != NULL)
+        rc = http_fields_only(response, agreement, agreement_fields);
+    if (rc == 0 && agreement != NULL)
+        rc = http_field_string(response, agreement, "provider", false, 16, &provider);
+    if (rc == 0 && agreement != NULL)
+        rc = http_field_string(response, agreement, "behaviour", false, 16, &change.behaviour);
+    if (rc == 0 && provider != NULL && strcmp(provider, "sandbox") != 0)
+        rc = http_error(response, LEB_E_PAYMENT_METHOD_UNAVAILABLE,
+                        "only sandbox agreements exist yet");
+    if (rc == 0 && change.rule != NULL && strcmp(change.rule, "keep_fee") != 0 &&
+        strcmp(change.rule, "threshold") != 0)
+        rc = http_error(response, LEB_E_INVALID_REQUEST, "rule must be keep_fee or threshold");
+    struct autorenew_row row;
+    if (rc == 0)
+        rc = app_autorenew_set(request->app, &row, &change);
+    if (rc == LEB_E_INVALID_REQUEST && response->error_message[0] == '\0')
+        http_error(response, rc,
+                   "the plan cannot honour this setting (keep_fee needs a monthly fee; the "
+                   "amount must be one the plan allows)");
+    json_decref(root);
+    if (rc < 0)
+        return rc;
+    LOG_INFO("auto-renewal set", "request_id", request->request_id, "by", request->token.username,
+             "enabled", row.enabled ? LOG_RAW("true") : LOG_RAW("false"));
+    return http_reply_json(response, 200, autorenew_view(&row));
 }

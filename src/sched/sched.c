@@ -91,8 +91,12 @@ static void *sched_main(void *arg)
 
 static int job_lifecycle(struct app *app)
 {
+    /* Auto-renewals first: a card they top up is not reminded or suspended for nothing. */
+    struct autorenew_stats renewals;
     struct lifecycle_stats stats;
-    int rc = app_lifecycle_run(app, &stats);
+    int rc = app_autorenew_run(app, &renewals);
+    if (rc == 0)
+        rc = app_lifecycle_run(app, &stats);
     if (rc == 0 && stats.cards > 0) {
         char cards[32], charged[32], suspended[32], recycled[32];
         snprintf(cards, sizeof(cards), LOG_RAW_PREFIX "%lld", (long long)stats.cards);

@@ -25,6 +25,8 @@
 #define DISPATCH_BATCH_MAX 100
 #define DISPATCH_ROUNDS_MAX 100
 #define WEBHOOK_TIMEOUT_MS 10000
+/* Longer than a whole batch of attempts can take at the timeout. */
+#define DISPATCH_LEASE_S (DISPATCH_BATCH_MAX * WEBHOOK_TIMEOUT_MS / 1000 + 60)
 
 struct mark_job {
     const struct outbox_row *row;
@@ -120,19 +122,40 @@ static bool webhook_send(const struct app *app, const struct outbox_row *row, ch
     return true;
 }
 
+struct claim_job {
+    int64_t now;
+    struct outbox_row *rows;
+    size_t count;
+};
+
+/* Takes the due messages for this pass: leased past the longest an attempt can take, so that
+ * another pass (the timer, a jobs/run, another node) does not send them at the same time; a
+ * pass that dies mid-way leaves a lease that expires, and the message is sent again. */
+static int claim_in_tx(struct store_tx *tx, void *arg)
+{
+    struct claim_job *job = arg;
+    outbox_rows_free(job->rows, job->count); /* a write function may run again */
+    job->rows = NULL;
+    job->count = 0;
+    return STORE_TX(tx, tx_outbox_claim, &job->rows, &job->count, "webhook", job->now,
+                    job->now + DISPATCH_LEASE_S, DISPATCH_BATCH_MAX);
+}
+
 int dispatch_run(struct app *app, struct dispatch_stats *stats)
 {
     memset(stats, 0, sizeof(*stats));
     if (app->telecom_webhook_url[0] == '\0')
         return 0; /* nowhere to send: the messages wait, nothing is lost */
-    const struct store_backend *backend = store_backend_of(app->store);
     for (int round = 0; round < DISPATCH_ROUNDS_MAX; round++) {
         int64_t now = app_now(app);
-        struct outbox_row *rows = NULL;
-        size_t count = 0;
-        int rc = backend->outbox_due(app->store, &rows, &count, "webhook", now, DISPATCH_BATCH_MAX);
-        if (rc < 0)
+        struct claim_job claim = {.now = now};
+        int rc = store_write(app->store, claim_in_tx, &claim);
+        if (rc < 0) {
+            outbox_rows_free(claim.rows, claim.count);
             return rc;
+        }
+        struct outbox_row *rows = claim.rows;
+        size_t count = claim.count;
         for (size_t i = 0; i < count && rc == 0; i++) {
             char error[HTTP_CLIENT_ERROR_SIZE];
             bool delivered = webhook_send(app, &rows[i], error, sizeof(error));

@@ -41,6 +41,10 @@ enum stmt_id {
     S_OUTBOX_DUE,
     S_OUTBOX_GET,
     S_OUTBOX_MARK,
+    S_OUTBOX_LEASE,
+    S_AUTORENEW_PUT,
+    S_AUTORENEW_GET,
+    S_AUTORENEW_DUE,
     S_ORDER_GET,
     S_ORDER_INSERT,
     S_ORDER_UPDATE,
@@ -93,6 +97,10 @@ enum stmt_id {
     "id, kind, destination, payload, status, created_at, attempts, next_attempt_at, "              \
     "COALESCE(last_error, '')"
 
+#define AUTORENEW_COLUMNS                                                                          \
+    "card_no, rule, amount, threshold, provider, agreement_id, behaviour, enabled, cycle_tried, "  \
+    "attempts, last_attempt_at, next_check_at, created_at"
+
 static const char *const stmt_sql[S_COUNT] = {
     [S_PLAN_GET] = "SELECT " PLAN_COLUMNS " FROM plans WHERE code = ?1",
     [S_PLANS_LIST] = "SELECT " PLAN_COLUMNS " FROM plans ORDER BY code",
@@ -120,6 +128,15 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_OUTBOX_DUE] = "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE status = 'pending' AND "
                      "kind = ?1 AND next_attempt_at <= ?2 ORDER BY next_attempt_at, id LIMIT ?3",
     [S_OUTBOX_GET] = "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE id = ?1",
+    [S_OUTBOX_LEASE] = "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1",
+    [S_AUTORENEW_PUT] = "INSERT INTO auto_renewals (" AUTORENEW_COLUMNS ") VALUES (?1, ?2, ?3, "
+                        "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (card_no) DO "
+                        "UPDATE SET rule = ?2, amount = ?3, threshold = ?4, provider = ?5, "
+                        "agreement_id = ?6, behaviour = ?7, enabled = ?8, cycle_tried = ?9, "
+                        "attempts = ?10, last_attempt_at = ?11, next_check_at = ?12",
+    [S_AUTORENEW_GET] = "SELECT " AUTORENEW_COLUMNS " FROM auto_renewals WHERE card_no = ?1",
+    [S_AUTORENEW_DUE] = "SELECT card_no FROM auto_renewals WHERE enabled = 1 AND "
+                        "next_check_at <= ?1 ORDER BY next_check_at LIMIT ?2",
     [S_OUTBOX_MARK] = "UPDATE outbox SET status = ?2, attempts = ?3, next_attempt_at = ?4, "
                       "last_error = NULLIF(?5, '') WHERE id = ?1",
     [S_CARD_UPDATE_STATUS] = "UPDATE cards SET status = ?2 WHERE card_no = ?1",
@@ -273,6 +290,17 @@ static const char *const migrations[] = {
     /* 3: delivery of the outbox. */
     "ALTER TABLE outbox ADD COLUMN last_error TEXT;"
     "CREATE INDEX outbox_kind_due ON outbox (kind, next_attempt_at) WHERE status = 'pending';",
+
+    /* 4: auto-renewal. */
+    "CREATE TABLE auto_renewals ("
+    "  card_no TEXT PRIMARY KEY REFERENCES cards (card_no),"
+    "  rule TEXT NOT NULL CHECK (rule IN ('keep_fee', 'threshold')),"
+    "  amount INTEGER NOT NULL, threshold INTEGER NOT NULL, provider TEXT NOT NULL,"
+    "  agreement_id TEXT NOT NULL, behaviour TEXT NOT NULL, enabled INTEGER NOT NULL,"
+    "  cycle_tried INTEGER NOT NULL, attempts INTEGER NOT NULL,"
+    "  last_attempt_at INTEGER NOT NULL, next_check_at INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX auto_renewals_due ON auto_renewals (next_check_at) WHERE enabled = 1;",
 };
 #define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -748,17 +776,6 @@ static int sqlite_outbox_list(struct store *store, struct outbox_row **out, size
     return outbox_rows_read(store, conn, s, out, count, limit);
 }
 
-static int sqlite_outbox_due(struct store *store, struct outbox_row **out, size_t *count,
-                             const char *kind, int64_t now, size_t limit)
-{
-    struct conn *conn = reader_take(store);
-    sqlite3_stmt *s = stmt(conn, S_OUTBOX_DUE);
-    bind_text(s, 1, kind);
-    bind_int(s, 2, now);
-    bind_int(s, 3, (int64_t)limit);
-    return outbox_rows_read(store, conn, s, out, count, limit);
-}
-
 static struct conn *tx_conn(struct store_tx *tx);
 
 static int tx_outbox_get(struct store_tx *tx, struct outbox_row *out, int64_t id)
@@ -771,6 +788,40 @@ static int tx_outbox_get(struct store_tx *tx, struct outbox_row *out, int64_t id
         outbox_from_row(out, s);
     sqlite3_reset(s);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_NOT_FOUND : LEB_E_UNAVAILABLE;
+}
+
+static int tx_outbox_claim(struct store_tx *tx, struct outbox_row **out, size_t *count,
+                           const char *kind, int64_t now, int64_t lease_until, size_t limit)
+{
+    struct conn *conn = tx_conn(tx);
+    struct outbox_row *rows = calloc(limit ? limit : 1, sizeof(*rows));
+    LEB_ASSERT(rows != NULL);
+    sqlite3_stmt *s = stmt(conn, S_OUTBOX_DUE);
+    bind_text(s, 1, kind);
+    bind_int(s, 2, now);
+    bind_int(s, 3, (int64_t)limit);
+    size_t n = 0;
+    int rc = SQLITE_DONE;
+    while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        outbox_from_row(&rows[n++], s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        outbox_rows_free(rows, n);
+        return LEB_E_UNAVAILABLE;
+    }
+    for (size_t i = 0; i < n; i++) {
+        s = stmt(conn, S_OUTBOX_LEASE);
+        bind_int(s, 1, rows[i].id);
+        bind_int(s, 2, lease_until);
+        int step_rc = step_done(conn, s, LEB_E_INTERNAL);
+        if (step_rc < 0) {
+            outbox_rows_free(rows, n);
+            return step_rc;
+        }
+    }
+    *out = rows;
+    *count = n;
+    return 0;
 }
 
 static int tx_outbox_mark(struct store_tx *tx, int64_t id, const char *status, int64_t attempts,
@@ -974,6 +1025,84 @@ static int tx_lifecycle_event_put(struct store_tx *tx, const char *card_no, cons
     if (rc < 0)
         return rc;
     return sqlite3_changes(conn->db) == 1 ? 0 : 1;
+}
+
+static void autorenew_from_row(struct autorenew_row *out, sqlite3_stmt *s)
+{
+    memset(out, 0, sizeof(*out));
+    column_copy(out->card_no, sizeof(out->card_no), s, 0);
+    column_copy(out->rule, sizeof(out->rule), s, 1);
+    out->amount = sqlite3_column_int64(s, 2);
+    out->threshold = sqlite3_column_int64(s, 3);
+    column_copy(out->provider, sizeof(out->provider), s, 4);
+    column_copy(out->agreement_id, sizeof(out->agreement_id), s, 5);
+    column_copy(out->behaviour, sizeof(out->behaviour), s, 6);
+    out->enabled = sqlite3_column_int(s, 7) != 0;
+    out->cycle_tried = sqlite3_column_int64(s, 8);
+    out->attempts = sqlite3_column_int64(s, 9);
+    out->last_attempt_at = sqlite3_column_int64(s, 10);
+    out->next_check_at = sqlite3_column_int64(s, 11);
+    out->created_at = sqlite3_column_int64(s, 12);
+}
+
+static int q_autorenew_get(struct conn *conn, struct autorenew_row *out, const char *card_no)
+{
+    sqlite3_stmt *s = stmt(conn, S_AUTORENEW_GET);
+    bind_text(s, 1, card_no);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        autorenew_from_row(out, s);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_NOT_FOUND : LEB_E_UNAVAILABLE;
+}
+
+static int tx_autorenew_get(struct store_tx *tx, struct autorenew_row *out, const char *card_no)
+{
+    return q_autorenew_get(tx_conn(tx), out, card_no);
+}
+
+static int sqlite_autorenew_get(struct store *store, struct autorenew_row *out, const char *card_no)
+{
+    struct conn *conn = reader_take(store);
+    int rc = q_autorenew_get(conn, out, card_no);
+    reader_give(store, conn);
+    return rc;
+}
+
+static int tx_autorenew_put(struct store_tx *tx, const struct autorenew_row *row)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_AUTORENEW_PUT);
+    bind_text(s, 1, row->card_no);
+    bind_text(s, 2, row->rule);
+    bind_int(s, 3, row->amount);
+    bind_int(s, 4, row->threshold);
+    bind_text(s, 5, row->provider);
+    bind_text(s, 6, row->agreement_id);
+    bind_text(s, 7, row->behaviour);
+    bind_int(s, 8, row->enabled ? 1 : 0);
+    bind_int(s, 9, row->cycle_tried);
+    bind_int(s, 10, row->attempts);
+    bind_int(s, 11, row->last_attempt_at);
+    bind_int(s, 12, row->next_check_at);
+    bind_int(s, 13, row->created_at);
+    return step_done(conn, s, LEB_E_INVALID_REQUEST);
+}
+
+static int tx_autorenew_due(struct store_tx *tx, int64_t now, char (*out)[CARDNO_SIZE], size_t max,
+                            size_t *count)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_AUTORENEW_DUE);
+    bind_int(s, 1, now);
+    bind_int(s, 2, (int64_t)max);
+    size_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < max)
+        column_copy(out[n++], CARDNO_SIZE, s, 0);
+    sqlite3_reset(s);
+    *count = n;
+    return (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : LEB_E_UNAVAILABLE;
 }
 
 static int tx_order_get(struct store_tx *tx, struct order_row *out, const char *order_no)
@@ -1510,7 +1639,11 @@ const struct store_backend store_sqlite_backend = {
     .tx_cards_due = tx_cards_due,
     .tx_lifecycle_event_put = tx_lifecycle_event_put,
     .outbox_list = sqlite_outbox_list,
-    .outbox_due = sqlite_outbox_due,
+    .tx_autorenew_put = tx_autorenew_put,
+    .tx_autorenew_get = tx_autorenew_get,
+    .autorenew_get = sqlite_autorenew_get,
+    .tx_autorenew_due = tx_autorenew_due,
     .tx_outbox_get = tx_outbox_get,
+    .tx_outbox_claim = tx_outbox_claim,
     .tx_outbox_mark = tx_outbox_mark,
 };

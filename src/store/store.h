@@ -70,6 +70,23 @@ struct outbox_row {
     char last_error[128];
 };
 
+/* A card's auto-renewal: its rule, its payment agreement, and the attempts of its cycle. */
+struct autorenew_row {
+    char card_no[CARDNO_SIZE];
+    char rule[16];     /* "keep_fee", "threshold" */
+    int64_t amount;    /* threshold rule */
+    int64_t threshold; /* threshold rule */
+    char provider[PROVIDER_SIZE];
+    char agreement_id[64];
+    char behaviour[16]; /* sandbox agreements only: "succeed" or "fail" */
+    bool enabled;
+    int64_t cycle_tried;
+    int64_t attempts;
+    int64_t last_attempt_at;
+    int64_t next_check_at;
+    int64_t created_at;
+};
+
 /* Which outbox messages to list; NULL fields match everything. */
 struct outbox_filter {
     const char *destination;
@@ -217,16 +234,24 @@ struct store_backend {
      * array (outbox_rows_free). */
     int (*outbox_list)(struct store *store, struct outbox_row **out, size_t *count,
                        const struct outbox_filter *filter, size_t limit);
-    /* Up to "limit" pending messages of "kind" due at "now", oldest first. */
-    int (*outbox_due)(struct store *store, struct outbox_row **out, size_t *count, const char *kind,
-                      int64_t now, size_t limit);
     int (*tx_outbox_get)(struct store_tx *tx, struct outbox_row *out, int64_t id);
+    /* Up to "limit" pending messages of "kind" due at "now", oldest first, each leased until
+     * "lease_until" (no other dispatcher sees it due before then). */
+    int (*tx_outbox_claim)(struct store_tx *tx, struct outbox_row **out, size_t *count,
+                           const char *kind, int64_t now, int64_t lease_until, size_t limit);
+    /* Auto-renewals: one per card. */
+    int (*tx_autorenew_put)(struct store_tx *tx, const struct autorenew_row *row);
+    int (*tx_autorenew_get)(struct store_tx *tx, struct autorenew_row *out, const char *card_no);
+    int (*autorenew_get)(struct store *store, struct autorenew_row *out, const char *card_no);
+    /* Up to "max" enabled auto-renewals whose next_check_at has come. */
+    int (*tx_autorenew_due)(struct store_tx *tx, int64_t now, char (*out)[CARDNO_SIZE], size_t max,
+                            size_t *count);
     /* Records an attempt's outcome; LEB_E_NOT_FOUND for an unknown id. */
     int (*tx_outbox_mark)(struct store_tx *tx, int64_t id, const char *status, int64_t attempts,
                           int64_t next_attempt_at, const char *last_error);
 };
 
-/* Frees what outbox_list / outbox_due returned. */
+/* Frees what outbox_list / tx_outbox_claim returned. */
 void outbox_rows_free(struct outbox_row *rows, size_t count);
 
 /* Opens the store named by "url" ("sqlite:PATH"), applying migrations. */
