@@ -127,6 +127,8 @@ extern const struct lebctl_command lebctl_command_order_show;
 extern const struct lebctl_command lebctl_command_ledger_check;
 extern const struct lebctl_command lebctl_command_plan_create;
 extern const struct lebctl_command lebctl_command_plan_list;
+extern const struct lebctl_command lebctl_command_outbox_list;
+extern const struct lebctl_command lebctl_command_outbox_resend;
 
 /* Finds the token for a command that needs a login: $LEB_TOKEN, or the saved login's when it
  * was issued by the server in use. 0, or LEBCTL_EXIT_AUTH with "not logged in" printed.

@@ -434,6 +434,49 @@ describe('lebctl against lebd --demo', () => {
     assert.match(result.stderr, /^lebctl: .+ \(order_not_found\)$/m);
   });
 
+  test('outbox list shows the messages a recharge wrote; resend refuses one that is not dead', async (t) => {
+    const { createOrder, notify } = require('../lib/client.js');
+    const home = makeHome(t);
+    await login(home);
+    const order = await createOrder(lebd, {
+      card: DEMO_CARD,
+      face_amount: 5000,
+      channel: 'web',
+      payment_method: 'sandbox',
+    });
+    assert.equal(order.status, 201);
+    const paid = await notify(lebd, {
+      order_no: order.body.order_no,
+      trade_no: `CTL-OUTBOX-${crypto.randomInt(1e9)}`,
+      amount: order.body.pay_amount,
+      status: 'SUCCESS',
+    });
+    assert.equal(paid.status, 200);
+
+    const listed = await lebctl(['outbox', 'list', '--kind', 'webhook'], { home });
+    assertExit(listed, EXIT.ok, 'outbox list');
+    assert.match(listed.stdout, /^ID\s+KIND\s+TO\s+WHAT\s+STATUS/m);
+    assert.match(listed.stdout, /webhook\s+telecom\s+card\.recharged\s+pending/);
+    assert.ok(!/\bsms\b/.test(listed.stdout.split('\n').slice(1).join('\n')), 'only webhooks');
+
+    const json = await lebctl(['outbox', 'list', '--status', 'pending', '--json'], { home });
+    assertExit(json, EXIT.ok, 'outbox list --json');
+    const messages = JSON.parse(json.stdout).messages;
+    assert.ok(messages.length >= 2);
+    assert.ok(messages.every((message) => message.status === 'pending'));
+    const dead = await lebctl(['outbox', 'list', '--status', 'dead'], { home });
+    assertExit(dead, EXIT.ok, 'outbox list --status dead');
+    assert.equal(dead.stdout.trim().split('\n').length, 1, 'only the header: no dead letters');
+
+    const resend = await lebctl(['outbox', 'resend', String(messages[0].id)], { home });
+    assertExit(resend, EXIT.refused, 'resend of a pending message');
+    assert.match(resend.stderr, /\(illegal_transition\)/);
+    assertExit(await lebctl(['outbox', 'resend', '999999999'], { home }), EXIT.notFound, 'unknown id');
+    assertExit(await lebctl(['outbox', 'resend', 'abc'], { home }), EXIT.usage, 'not a number');
+    assertExit(await lebctl(['outbox', 'list', '--status', 'lost'], { home }), EXIT.refused,
+      'an unknown status is refused by the server');
+  });
+
   test('ledger check of the demo ledger: balanced, exit 0', async (t) => {
     const home = makeHome(t);
     await login(home);
