@@ -205,6 +205,7 @@ int main(int argc, char **argv)
     int signal_number = 0;
     sigwait(&signals, &signal_number);
     LOG_INFO("shutting down", "signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    atomic_store(&app->stopping, true); /* calls out in flight give up now */
     exit_code = 0;
 out:
     http_stop(server);

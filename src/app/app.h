@@ -50,6 +50,7 @@ struct app {
     int64_t telecom_attempts_max;
     int64_t telecom_backoff_s;
     bool test_mode;
+    atomic_bool stopping; /* set at shutdown: long calls out give up */
 };
 
 int64_t app_now(const struct app *app);
@@ -173,7 +174,7 @@ void app_plan_rules(struct plan_lifecycle *out, const struct plan *plan);
 /* ---- auto-renewal (autorenew.c) ---- */
 
 struct autorenew_request {
-    const char *card;      /* card or phone number, as typed */
+    const char *card; /* card or phone number, as typed */
     bool enabled;
     const char *rule;      /* "keep_fee" or "threshold" */
     int64_t amount;        /* threshold rule */

@@ -79,12 +79,19 @@ int app_autorenew_set(struct app *app, struct autorenew_row *out,
     snprintf(row->rule, sizeof(row->rule), "%s", request->rule ? request->rule : "keep_fee");
     row->amount = request->amount;
     row->threshold = request->threshold;
-    struct autorenew_setting setting;
-    rc = setting_of(&setting, row);
-    if (rc == 0)
-        rc = autorenew_setting_check(&setting, &plan);
-    if (rc < 0)
-        return rc;
+    /* Turning it off needs no rule the plan can honour; a disabled row keeps what was set. */
+    struct autorenew_row existing;
+    if (!request->enabled && STORE_CALL(app->store, autorenew_get, &existing, card.card_no) == 0) {
+        *row = existing;
+        row->enabled = false;
+    } else {
+        struct autorenew_setting setting;
+        rc = setting_of(&setting, row);
+        if (rc == 0 && request->enabled)
+            rc = autorenew_setting_check(&setting, &plan);
+        if (rc < 0)
+            return rc;
+    }
     snprintf(row->provider, sizeof(row->provider), "sandbox");
     unsigned char random[8];
     randombytes_buf(random, sizeof(random));
@@ -133,12 +140,15 @@ static int decide_in_tx(struct store_tx *tx, void *arg)
     app_card_state(&state, &card);
     rc = setting_of(&setting, row);
     if (rc == 0)
-        rc = autorenew_decide(&decision, &state, &plan, &setting, row->cycle_tried,
-                              row->attempts, row->last_attempt_at, job->now);
+        rc = autorenew_decide(&decision, &state, &plan, &setting, row->cycle_tried, row->attempts,
+                              row->last_attempt_at, job->now);
     if (rc < 0) {
         row->next_check_at = job->now + AUTORENEW_IDLE_CHECK_S;
         return STORE_TX(tx, tx_autorenew_put, row);
     }
+    /* Nothing due: look again when the rules say (the lead, a retry), and at the latest after
+     * the idle interval; the lifecycle job also calls it back after every change it makes. */
+    int64_t idle_until = job->now + AUTORENEW_IDLE_CHECK_S;
     if (decision.charge) {
         if (row->cycle_tried != decision.cycle) {
             row->cycle_tried = decision.cycle;
@@ -152,7 +162,10 @@ static int decide_in_tx(struct store_tx *tx, void *arg)
         job->cycle = decision.cycle;
         job->attempt = row->attempts;
     } else {
-        row->next_check_at = job->now + AUTORENEW_IDLE_CHECK_S;
+        row->next_check_at =
+            decision.next_check_at > job->now && decision.next_check_at < idle_until
+                ? decision.next_check_at
+                : idle_until;
     }
     return STORE_TX(tx, tx_autorenew_put, row);
 }
@@ -170,8 +183,8 @@ static int given_up_in_tx(struct store_tx *tx, void *arg)
     struct card_row card;
     int rc = STORE_TX(tx, tx_card_get, &card, job->card_no);
     if (rc == 0)
-        rc = STORE_TX(tx, tx_lifecycle_event_put, job->card_no, "auto_renew_failed", job->cycle,
-                      0, job->now);
+        rc = STORE_TX(tx, tx_lifecycle_event_put, job->card_no, "auto_renew_failed", job->cycle, 0,
+                      job->now);
     if (rc != 0)
         return rc < 0 ? rc : 0; /* 1: told already */
     return app_outbox_sms(tx, &card, "auto_renew_failed", NULL, job->now);

@@ -137,7 +137,8 @@ static int card_run(struct store_tx *tx, struct run_job *job, const char *card_n
     app_plan_rules(&rules, &plan);
     struct card_state state;
     app_card_state(&state, &card);
-    for (int i = 0; i < LIFECYCLE_STEPS_MAX; i++) {
+    int steps = 0;
+    for (int i = 0; i < LIFECYCLE_STEPS_MAX; i++, steps++) {
         struct lifecycle_step step;
         rc = lifecycle_next(&step, &state, &plan, &rules, job->now);
         if (rc < 0 || step.action == LIFECYCLE_NONE)
@@ -171,7 +172,16 @@ static int card_run(struct store_tx *tx, struct run_job *job, const char *card_n
     }
     app_card_state_store(&card, &state, &plan, job->now);
     job->stats.cards++;
-    return STORE_TX(tx, tx_card_update_lifecycle, &card);
+    rc = STORE_TX(tx, tx_card_update_lifecycle, &card);
+    /* A fee, a suspension or a recycling changes what auto-renewal must do: have it look at
+     * the card on its next run. */
+    struct autorenew_row renewal;
+    if (rc == 0 && steps > 0 && STORE_TX(tx, tx_autorenew_get, &renewal, card.card_no) == 0 &&
+        renewal.enabled && renewal.next_check_at > job->now) {
+        renewal.next_check_at = job->now;
+        rc = STORE_TX(tx, tx_autorenew_put, &renewal);
+    }
+    return rc;
 }
 
 static int run_in_tx(struct store_tx *tx, void *arg)

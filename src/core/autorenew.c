@@ -419,6 +419,7 @@ int autorenew_decide(struct autorenew_decision *out, const struct card_state *ca
             return error;
         }
         if (now < lead_from) {
+            decision.next_check_at = lead_from;
             *out = decision;
             return LEB_OK;
         }
@@ -431,6 +432,9 @@ int autorenew_decide(struct autorenew_decision *out, const struct card_state *ca
     if (attempt_allowed && amount > 0) {
         decision.charge = true;
         decision.amount = amount;
+    } else if (amount > 0 && decision.cycle == cycle_tried && attempts > 0 &&
+               attempts < AUTORENEW_ATTEMPTS_MAX) {
+        decision.next_check_at = last_attempt_at + AUTORENEW_RETRY_S; /* checked above */
     }
 
     /* A charge is for a real cycle and is an amount the plan sells; no charge carries no

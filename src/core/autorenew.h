@@ -48,9 +48,13 @@ LEB_MUST_CHECK int autorenew_setting_check(const struct autorenew_setting *setti
                                            const struct plan *plan);
 
 struct autorenew_decision {
-    bool charge;     /* a charge is due now */
-    int64_t amount;  /* what to charge, when due */
-    int64_t cycle;   /* the cycle it is for: the charge's unique key with the card */
+    bool charge;    /* a charge is due now */
+    int64_t amount; /* what to charge, when due */
+    int64_t cycle;  /* the cycle it is for: the charge's unique key with the card */
+    /* Without a charge: the instant the decision may change with nothing else happening (the
+     * cycle's lead, or the next retry), or 0 when only a change of the card can (a fee
+     * charged, a suspension, a credit): the caller looks again after such a change. */
+    int64_t next_check_at;
 };
 
 /*
@@ -58,8 +62,8 @@ struct autorenew_decision {
  * for "cycle_tried" ("attempts" of them, the last at "last_attempt_at"; 0 when none). A cycle
  * whose attempts are used up gives no charge. LEB_E_INVALID_REQUEST for a broken state.
  */
-LEB_MUST_CHECK int autorenew_decide(struct autorenew_decision *out,
-                                    const struct card_state *card, const struct plan *plan,
+LEB_MUST_CHECK int autorenew_decide(struct autorenew_decision *out, const struct card_state *card,
+                                    const struct plan *plan,
                                     const struct autorenew_setting *setting, int64_t cycle_tried,
                                     int64_t attempts, int64_t last_attempt_at, int64_t now);
 

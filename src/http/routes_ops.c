@@ -133,9 +133,13 @@ int route_outbox_resend(struct http_request *request, struct http_response *resp
     int rc = http_require(request, PERM_PLAN_WRITE);
     if (rc < 0)
         return rc;
+    const char *digits = request->params[0];
+    size_t size = strlen(digits);
     char *end = NULL;
-    long long id = strtoll(request->params[0], &end, 10);
-    if (*end != '\0' || id <= 0)
+    long long id = 0;
+    if (size > 0 && size <= 18 && strspn(digits, "0123456789") == size)
+        id = strtoll(digits, &end, 10);
+    if (id <= 0)
         return http_error(response, LEB_E_INVALID_REQUEST, "the message id is a number");
     struct resend_job job = {.id = id, .now = app_now(request->app)};
     rc = store_write(request->app->store, resend_in_tx, &job);

@@ -68,7 +68,7 @@ static char *webhook_body(const struct outbox_row *row)
     return body;
 }
 
-static bool webhook_send(const struct app *app, const struct outbox_row *row, char *error,
+static bool webhook_send(struct app *app, const struct outbox_row *row, char *error,
                          size_t error_size)
 {
     char *body = webhook_body(row);
@@ -107,8 +107,9 @@ static bool webhook_send(const struct app *app, const struct outbox_row *row, ch
                                    NULL};
     long status = 0;
     char transport_error[HTTP_CLIENT_ERROR_SIZE];
-    int rc = http_client_post(app->telecom_webhook_url, headers, body, WEBHOOK_TIMEOUT_MS, &status,
-                              transport_error);
+    int rc =
+        http_client_post_cancellable(app->telecom_webhook_url, headers, body, WEBHOOK_TIMEOUT_MS,
+                                     &app->stopping, &status, transport_error);
     free(body);
     if (rc < 0) {
         snprintf(error, error_size, "%s", transport_error);
@@ -157,10 +158,30 @@ int dispatch_run(struct app *app, struct dispatch_stats *stats)
         struct outbox_row *rows = claim.rows;
         size_t count = claim.count;
         for (size_t i = 0; i < count && rc == 0; i++) {
+            if (atomic_load(&app->stopping)) {
+                /* Shutting down: hand back what this pass took and did not try, so that the
+                 * next start sends it at once instead of after the lease. */
+                struct mark_job job = {.row = &rows[i], .error = rows[i].last_error};
+                job.next = (struct outbox_attempt){.status = OUTBOX_PENDING,
+                                                   .attempts = rows[i].attempts,
+                                                   .next_attempt_at = rows[i].next_attempt_at};
+                rc = store_write(app->store, mark_in_tx, &job);
+                continue;
+            }
             char error[HTTP_CLIENT_ERROR_SIZE];
             bool delivered = webhook_send(app, &rows[i], error, sizeof(error));
+            if (!delivered && atomic_load(&app->stopping)) {
+                /* Cut short by the shutdown, not refused: not an attempt. */
+                struct mark_job job = {.row = &rows[i], .error = rows[i].last_error};
+                job.next = (struct outbox_attempt){.status = OUTBOX_PENDING,
+                                                   .attempts = rows[i].attempts,
+                                                   .next_attempt_at = rows[i].next_attempt_at};
+                rc = store_write(app->store, mark_in_tx, &job);
+                continue;
+            }
             struct mark_job job = {.row = &rows[i], .error = error};
-            rc = outbox_after_attempt(&job.next, rows[i].attempts, delivered, now,
+            /* The back-off counts from the attempt, not from the start of the pass. */
+            rc = outbox_after_attempt(&job.next, rows[i].attempts, delivered, app_now(app),
                                       app->telecom_attempts_max, app->telecom_backoff_s);
             if (rc == 0)
                 rc = store_write(app->store, mark_in_tx, &job);

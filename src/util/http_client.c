@@ -15,8 +15,26 @@ static size_t discard_body(char *data, size_t size, size_t count, void *context)
     return size * count;
 }
 
+static int on_progress(void *context, curl_off_t download_total, curl_off_t downloaded,
+                       curl_off_t upload_total, curl_off_t uploaded)
+{
+    (void)download_total;
+    (void)downloaded;
+    (void)upload_total;
+    (void)uploaded;
+    const atomic_bool *cancel = context;
+    return cancel != NULL && atomic_load(cancel) ? 1 : 0; /* non-zero aborts the transfer */
+}
+
 int http_client_post(const char *url, const char *const *headers, const char *body, long timeout_ms,
                      long *status, char error[HTTP_CLIENT_ERROR_SIZE])
+{
+    return http_client_post_cancellable(url, headers, body, timeout_ms, NULL, status, error);
+}
+
+int http_client_post_cancellable(const char *url, const char *const *headers, const char *body,
+                                 long timeout_ms, const atomic_bool *cancel, long *status,
+                                 char error[HTTP_CLIENT_ERROR_SIZE])
 {
     *status = 0;
     error[0] = '\0';
@@ -37,6 +55,11 @@ int http_client_post(const char *url, const char *const *headers, const char *bo
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
+    if (cancel != NULL) {
+        curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)cancel);
+        curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    }
     CURLcode result = curl_easy_perform(curl);
     if (result == CURLE_OK)
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);

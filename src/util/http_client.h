@@ -6,6 +6,8 @@
 #ifndef LEB_UTIL_HTTP_CLIENT_H
 #define LEB_UTIL_HTTP_CLIENT_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define HTTP_CLIENT_ERROR_SIZE 128
@@ -17,5 +19,10 @@
  */
 int http_client_post(const char *url, const char *const *headers, const char *body, long timeout_ms,
                      long *status, char error[HTTP_CLIENT_ERROR_SIZE]);
+
+/* The same, given up as soon as "*cancel" becomes true (checked several times a second). */
+int http_client_post_cancellable(const char *url, const char *const *headers, const char *body,
+                                 long timeout_ms, const atomic_bool *cancel, long *status,
+                                 char error[HTTP_CLIENT_ERROR_SIZE]);
 
 #endif

@@ -1131,6 +1131,53 @@ static void test_autorenew__extreme_amounts_and_times_neither_wrap_nor_abort(voi
         1000, INT64_MAX);
 }
 
+static void test_autorenew__says_when_to_look_again_without_a_charge(void **state)
+{
+    struct plan plan;
+    struct card_state card;
+    struct autorenew_setting setting = {.rule = AUTORENEW_KEEP_FEE};
+    struct autorenew_decision decision;
+    int64_t billing = 1801526400; /* a billing instant: 2027-02-02T00:00:00Z */
+
+    memset(&plan, 0, sizeof(plan));
+    strcpy(plan.code, "KEEP8");
+    strcpy(plan.name, "keep");
+    strcpy(plan.currency, "CNY");
+    plan.model = RETENTION_MONTHLY_FEE;
+    plan.monthly_fee = 800;
+    plan.amount_min = 1000;
+    plan.amount_max = 50000;
+    plan.amount_step = 100;
+    plan.grace_days = 90;
+    plan.recharge_allowed = true;
+    plan.remind_days_before = 3;
+    memset(&card, 0, sizeof(card));
+    card.status = CARD_ACTIVE;
+    card.activated_at = billing - 31 * LIFECYCLE_DAY_S;
+    card.next_billing_at = billing;
+
+    /* Before the lead: look again at the lead. */
+    assert_int_equal(
+        autorenew_decide(&decision, &card, &plan, &setting, 0, 0, 0, billing - 10 * 86400), LEB_OK);
+    assert_false(decision.charge);
+    assert_int_equal(decision.next_check_at, billing - 4 * LIFECYCLE_DAY_S);
+    /* A failed attempt: look again at the retry. */
+    int64_t tried = billing - 4 * LIFECYCLE_DAY_S;
+    assert_int_equal(
+        autorenew_decide(&decision, &card, &plan, &setting, billing, 1, tried, tried + 60), LEB_OK);
+    assert_false(decision.charge);
+    assert_int_equal(decision.next_check_at, tried + AUTORENEW_RETRY_S);
+    /* Attempts used up, or nothing needed: only a change of the card can matter. */
+    assert_int_equal(autorenew_decide(&decision, &card, &plan, &setting, billing,
+                                      AUTORENEW_ATTEMPTS_MAX, tried, tried + 60),
+                     LEB_OK);
+    assert_int_equal(decision.next_check_at, 0);
+    card.balance = 800;
+    assert_int_equal(autorenew_decide(&decision, &card, &plan, &setting, 0, 0, 0, tried), LEB_OK);
+    assert_false(decision.charge);
+    assert_int_equal(decision.next_check_at, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1184,6 +1231,8 @@ int main(void)
         cmocka_unit_test(test_autorenew__attempts_that_break_the_rules_are_refused),
         cmocka_unit_test(test_autorenew__invalid_settings_are_refused_by_the_decision),
         cmocka_unit_test(test_autorenew__extreme_amounts_and_times_neither_wrap_nor_abort),
+        cmocka_unit_test(test_autorenew__says_when_to_look_again_without_a_charge),
     };
+
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
