@@ -61,8 +61,8 @@ int app_autorenew_set(struct app *app, struct autorenew_row *out,
     int rc = app_card_find(app, &card, request->card);
     if (rc < 0)
         return rc;
-    if (card.status == CARD_RECYCLED)
-        return LEB_E_CARD_NOT_RECHARGEABLE;
+    if (card.status == CARD_RECYCLED && request->enabled)
+        return LEB_E_CARD_NOT_RECHARGEABLE; /* turning it off is always allowed */
     struct plan plan;
     rc = STORE_CALL(app->store, plan_get, &plan, card.plan_code);
     if (rc < 0)
@@ -134,6 +134,11 @@ static int decide_in_tx(struct store_tx *tx, void *arg)
     if (rc < 0)
         return rc;
     struct autorenew_row *row = &job->row;
+    if (card.status == CARD_RECYCLED) {
+        /* The number is gone, and the agreement with it. */
+        row->enabled = false;
+        return STORE_TX(tx, tx_autorenew_put, row);
+    }
     struct autorenew_setting setting;
     struct card_state state;
     struct autorenew_decision decision;

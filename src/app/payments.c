@@ -125,6 +125,14 @@ static int credit(struct store_tx *tx, struct apply_job *job, struct order_row *
      * touch. */
     if (card_lifecycle_changed(&before, &card))
         rc = STORE_TX(tx, tx_card_update_lifecycle, &card);
+    /* A credit changes what auto-renewal must do (a card back from suspension has a new
+     * cycle): have it look at the card on its next run. */
+    struct autorenew_row renewal;
+    if (rc == 0 && STORE_TX(tx, tx_autorenew_get, &renewal, card.card_no) == 0 && renewal.enabled &&
+        renewal.next_check_at > job->now) {
+        renewal.next_check_at = job->now;
+        rc = STORE_TX(tx, tx_autorenew_put, &renewal);
+    }
     /* In the order they happened: the money arrived, then the card came back. */
     if (rc == 0)
         rc = app_outbox_webhook(tx, &card, "card.recharged", job->now);

@@ -282,8 +282,8 @@ int route_autorenew_put(struct http_request *request, struct http_response *resp
         rc = app_autorenew_set(request->app, &row, &change);
     if (rc == LEB_E_INVALID_REQUEST && response->error_message[0] == '\0')
         http_error(response, rc,
-                   "the plan cannot honour this setting (keep_fee needs a monthly fee; the "
-                   "amount must be one the plan allows)");
+                   "the card's plan cannot honour this setting: keep_fee needs a monthly fee, "
+                   "a threshold rule an amount the plan sells and a threshold of 0 or more");
     json_decref(root);
     if (rc < 0)
         return rc;

@@ -5,14 +5,18 @@
  * the test-mode clock and job routes of lebd --test-mode.
  *
  * The big test simulates 14 months (2027-01-01 .. 2028-02-29, leap day included) for
- * LEB_LIFECYCLE_CARDS cards (1000, or 200 under the sanitizers) on four plans of both retention
+ * LEB_LIFECYCLE_CARDS cards (1000, or 200 under the sanitizers) on five plans of both retention
  * models, with top-ups on time, late, partial and never, all through the real order + signed
- * notification path. It keeps its own model of the rules of lifecycle.h and of the billing
+ * notification path, and with auto-renewals (src/core/autorenew.h): keep_fee and threshold
+ * rules, succeeding and failing sandbox agreements, set up with the card, part-way through the
+ * year (some on suspended cards) or switched off part-way. It keeps its own model of the rules
+ * of lifecycle.h, of autorenew.h (as src/app/autorenew.c schedules them) and of the billing
  * calendar of timeutil.h (nothing is asked of lebd to compute an expectation) and compares,
- * for every jobs run, the counts of what was done; for every phase of every day, the exact set
- * of telecom webhooks; at the end of every month, every card's status, balance, arrears,
- * next_billing_at, valid_until and suspended_at, and the ledger; at the end, the SMS each card
- * was sent.
+ * for every jobs run, the counts of what was done (auto_renew.charged/failed/given_up too);
+ * for every phase of every day, the exact set of telecom webhooks; at the end of every month,
+ * every card's status, balance, arrears, next_billing_at, valid_until and suspended_at, every
+ * auto-renewal's setting, attempts and last_attempt_at, and the ledger; at the end, the SMS
+ * each card was sent (auto-renewals' recharge_succeeded and auto_renew_failed included).
  *
  * Where lifecycle.h leaves an order of steps to lebd (a reminder and the billing it announces
  * both due in one run, a credit of less than the arrears on a card that still has a balance),
@@ -30,6 +34,19 @@
  * request that fixed it, and refuses to decide a comparison its intervals cannot settle, so
  * a few seconds of drift never change an outcome silently. An admin token that lebd stops
  * taking (expired) is replaced by a new login.
+ *
+ * Auto-renewal runs first in every jobs run. The model charges when autorenew.h says, however
+ * lebd schedules its looks at a card (next_check_at is lebd's own business, and autorenew.h
+ * has the caller look again after any change of the card): an active card from its lead,
+ * 1 + remind_days_before days before its cycle (a 00:00 instant for monthly cards, so J of
+ * that day; 13:00:xx for validity cards, so J2 of that day; or the first run after the credit
+ * or the setting that gave it a cycle whose lead had passed), a suspended card at the first
+ * run after its suspension or its setting, a failed charge again 6 h later (the next J), three
+ * times a cycle. A credit that counted a validity card's valid_until from a jobs run's now (a
+ * suspended card, or a capped one) would put its later steps at 12:00:xx or 14:00:xx, where J
+ * or J2 could not tell them from its own now: the scenario never lets an auto-renewal credit a
+ * validity card that way (the model refuses), and brings suspended cards back through monthly
+ * cards.
  *
  * The other tests: the clock only moves forward; jobs/run twice in a row and five at once
  * charge once; a crash (SIGKILL) in the middle of a big billing run loses or doubles nothing;
@@ -68,12 +85,18 @@ const IN_FLIGHT = 32;
  * and 1 March. */
 const CREATE_DAYS = [0, 4, 12, 27, 28, 29, 30, 45, 59];
 const PHASE_J = 12 * HOUR;
+/* autorenew.h */
+const AUTORENEW_LEAD_DAYS = 1;
+const AUTORENEW_RETRY_S = 6 * HOUR;
+const AUTORENEW_ATTEMPTS_MAX = 3;
 
 /* lebd's background jobs stay out of the way: the lifecycle job runs once at start (nothing
  * is due then) and then once a day of real time; order expiry once an hour of real time. */
+const ORDER_TTL_S = 900; /* the default, said out loud: the model expires orders by it */
 const LEBD_ENV = {
   LEB_LIFECYCLE_INTERVAL_S: '86400',
   LEB_ORDERS_EXPIRY_INTERVAL_S: '3600',
+  LEB_ORDERS_TTL_S: String(ORDER_TTL_S),
   LEB_LIMITS_CARD_LOOKUP_PER_MIN: '6000',
   LEB_LIMITS_CARD_LOOKUP_BURST: '1000',
 };
@@ -278,9 +301,26 @@ class Ctl {
     assert.equal(response.body.cards.length, cards.length);
     return { views: response.body.cards, now: this.during(ta, tb) };
   }
+
+  /* PUT .../auto-renew; resolves to {view, now}: the answer and lebd's clock during it. */
+  async setAutoRenew(number, body) {
+    const ta = Date.now();
+    const path = `/api/v1/admin/cards/${encodeURIComponent(number)}/auto-renew`;
+    const response = await this.call('PUT', path, body);
+    const tb = Date.now();
+    assertStatus(response, 200, `auto-renew ${JSON.stringify(body)} of ${number}`);
+    return { view: response.body, now: this.during(ta, tb) };
+  }
+
+  async autoRenew(number) {
+    const response = await this.call('GET', `/api/v1/admin/cards/${encodeURIComponent(number)}/auto-renew`);
+    assertStatus(response, 200, `auto-renew of ${number}`);
+    return response.body;
+  }
 }
 
 const JOB_COUNTS = ['charged', 'suspended', 'recycled', 'reminders', 'warnings'];
+const AUTO_RENEW_COUNTS = ['charged', 'failed', 'given_up'];
 
 function assertJobsShape(body) {
   assert.ok(body && typeof body.lifecycle === 'object', `jobs/run answer: ${JSON.stringify(body)}`);
@@ -291,6 +331,13 @@ function assertJobsShape(body) {
     );
   }
   assert.ok(Number.isSafeInteger(body.expired_orders) && body.expired_orders >= 0);
+  assert.ok(typeof body.auto_renew === 'object' && body.auto_renew !== null, `jobs/run: ${JSON.stringify(body)}`);
+  for (const key of AUTO_RENEW_COUNTS) {
+    assert.ok(
+      Number.isSafeInteger(body.auto_renew[key]) && body.auto_renew[key] >= 0,
+      `jobs/run auto_renew.${key}: ${JSON.stringify(body)}`,
+    );
+  }
 }
 
 /* An order and its signed SUCCESS notification; resolves to lebd's clock during the two. */
@@ -318,16 +365,21 @@ function cardNumbers(prefix6, phone3, index) {
   };
 }
 
+/* What the scenario's plans sell: denominations, or multiples of step within [min, max]. */
+const PRICING = { denominations: [1000, 5000], min: 100, max: 100000, step: 100 };
+const pricingOf = (plan) => plan.pricing || PRICING;
+
 function planBody(plan) {
+  const pricing = pricingOf(plan);
   const body = {
     code: plan.code,
     name: `Lifecycle ${plan.code}`,
     currency: 'CNY',
     model: plan.model,
-    denominations: [1000, 5000],
-    min_amount: 100,
-    max_amount: 100000,
-    amount_step: 100,
+    denominations: pricing.denominations,
+    min_amount: pricing.min,
+    max_amount: pricing.max,
+    amount_step: pricing.step,
     daily_limit: 0,
     grace_days: plan.grace,
   };
@@ -360,11 +412,19 @@ function assertPlanEcho(created, plan) {
  * The model: lifecycle.h's rules, written again from its comments.
  * ---------------------------------------------------------------------------------------- */
 
-const SMS_TEMPLATES = ['recharge_succeeded', 'low_balance', 'suspended', 'recycle_warning', 'recycled'];
+const SMS_TEMPLATES = [
+  'recharge_succeeded', 'low_balance', 'suspended', 'recycle_warning', 'recycled', 'auto_renew_failed',
+];
 /* What the scenario must have done at least once. */
 const TOTALS = [
   'topups', 'reactivations', 'partials', 'forfeits', 'capped', 'clamped', 'charged', 'suspended',
   'recycled', 'reminders', 'warnings', 'refunds', 'rejected',
+  /* auto-renewal: credits, credits that brought a card back, keep_fee amounts that are a
+   * denomination and no multiple of the step, refused agreements, cycles given up, second
+   * charges of a cycle that the trade number kept from being credited, settings made on an
+   * existing card, settings switched off */
+  'arCharged', 'arReactivated', 'arDenomination', 'arFailed', 'arGivenUp', 'arDuplicates',
+  'arEnabledLater', 'arDisabled',
 ];
 const STEP_COUNT = {
   charge_fee: 'charged',
@@ -374,12 +434,33 @@ const STEP_COUNT = {
   warn_recycle: 'warnings',
 };
 
+/* Whether two instants the model holds are one: the same interval object or the same exact
+ * second are; intervals apart are not; anything else the model cannot tell. */
+function sameInstant(a, b, what) {
+  if (a === b || (a.lo === a.hi && b.lo === b.hi && a.lo === b.lo)) return true;
+  if (a.hi < b.lo || b.hi < a.lo) return false;
+  throw new Error(`model: cannot tell whether ${what} ${ivText(a)} and ${ivText(b)} are one instant`);
+}
+
+/* The smallest amount "plan" sells (a denomination, or a multiple of its step, within
+ * [min, max]) that is at least "needed". When none is, lebd charges the largest it sells
+ * (autorenew.c; autorenew.h does not say): the scenario does not go there. */
+function smallestSold(plan, needed, card) {
+  const { denominations, min, max, step } = pricingOf(plan);
+  const from = Math.max(needed, min);
+  const candidates = [Math.ceil(from / step) * step, ...denominations.filter((d) => d >= from)];
+  const sold = candidates.filter((amount) => amount <= max);
+  if (sold.length === 0) throw new Error(`model: ${plan.code} sells nothing covering ${needed} for ${card.label}`);
+  return Math.min(...sold);
+}
+
 class Model {
   constructor() {
     this.cards = [];
     this.byNo = new Map();
     this.webhooks = []; /* expected since the last telecom check */
-    this.pendingOrders = []; /* orders that must expire, {expiresAt, expired} */
+    this.pendingOrders = []; /* orders that must expire, {orderNo, expiresAt} */
+    this.arCards = []; /* the cards that have had an auto-renewal set up */
     this.day = 0;
     this.totals = Object.fromEntries(TOTALS.map((key) => [key, 0]));
   }
@@ -396,6 +477,8 @@ class Model {
       forfeited: 0,
       sms: Object.fromEntries(SMS_TEMPLATES.map((name) => [name, 0])),
       needs422: card.status === 'recycled',
+      ar: null, /* the auto-renewal lebd holds for the card, as the model sees it */
+      arCredited: [], /* the cycles an agreement charge was credited for (trade AR<card>C<cycle>) */
     });
     this.cards.push(card);
     this.byNo.set(card.card_no, card);
@@ -493,8 +576,14 @@ class Model {
     this.totals[STEP_COUNT[step]]++;
   }
 
-  /* One jobs run at "now": every card, step by step; resolves to the counts. */
+  /* One jobs run at "now": auto-renewals first (sched.c, routes_ops.c), then every card step by
+   * step, then order expiry; resolves to the counts. */
   run(now) {
+    const ar = Object.fromEntries(AUTO_RENEW_COUNTS.map((key) => [key, 0]));
+    ar.log = []; /* what the model did, for the messages */
+    for (const card of this.arCards) {
+      if (card.ar.enabled) this.autoRenew(card, now, ar);
+    }
     const counts = Object.fromEntries(JOB_COUNTS.map((key) => [key, 0]));
     for (const card of this.cards) {
       for (let guard = 0; ; guard++) {
@@ -512,26 +601,28 @@ class Model {
       }
     }
     let expired = 0;
-    for (const order of this.pendingOrders) {
-      if (!order.expired && reached(now, iv(order.expiresAt), `expiry of order ${order.orderNo}`)) {
-        order.expired = true;
-        expired++;
-      }
-    }
-    return { counts, expired };
+    this.pendingOrders = this.pendingOrders.filter((order) => {
+      if (!reached(now, order.expiresAt, `expiry of order ${order.orderNo}`)) return true;
+      expired++;
+      return false;
+    });
+    return { counts, expired, ar };
   }
 
-  /* lifecycle_apply_credit() on the model's card. */
-  credit(card, amount, now) {
+  /* lifecycle_apply_credit() on the model's card; "auto" for an auto-renewal's credit. */
+  credit(card, amount, now, auto = false) {
     const plan = card.plan;
     assert.notEqual(card.status, 'recycled', 'model: a credit on a recycled card');
     const wasSuspended = card.status === 'suspended';
     if (plan.model === 'monthly_fee') {
-      if (card.arrears > 0 && card.balance > 0 && amount < card.arrears) {
-        /* Whether the old balance pays arrears too is not what lifecycle.h pins down. */
+      /* Whether the old balance pays arrears too is not what lifecycle.h pins down. For an
+       * auto-renewal it is: keep_fee tops a suspended card up by "what pays its arrears"
+       * (autorenew.h), which autorenew.c computes as arrears - balance, "its balance helps,
+       * as it does in lifecycle_apply_credit()"; lebd's credits all work that way. */
+      if (!auto && card.arrears > 0 && card.balance > 0 && amount < card.arrears) {
         throw new Error(`model: ${card.label}: a partial payment on a card with balance and arrears`);
       }
-      const paid = Math.min(card.arrears, amount);
+      const paid = Math.min(card.arrears, auto ? card.balance + amount : amount);
       card.arrears -= paid;
       card.balance += amount - paid;
       if (paid > 0 && card.arrears > 0) this.totals.partials++;
@@ -545,6 +636,15 @@ class Model {
     } else {
       card.balance += amount;
       const steps = Math.floor(amount / plan.step);
+      const fromValidUntil =
+        card.validUntil.lo > now.hi && card.validUntil.hi + steps * plan.vd * DAY < now.lo + plan.vmax * DAY;
+      if (auto && steps > 0 && !fromValidUntil) {
+        /* valid_until would count from this jobs run's now (see Time, above). */
+        throw new Error(
+          `model: an auto-renewal credit of ${amount} on ${card.label} would not extend ` +
+            `valid_until ${ivText(card.validUntil)} as it is`,
+        );
+      }
       if (steps > 0) {
         const extended = ivShift(ivMax(card.validUntil, now), steps * plan.vd * DAY);
         const cap = ivShift(now, plan.vmax * DAY);
@@ -559,7 +659,146 @@ class Model {
     }
     card.sms.recharge_succeeded++;
     this.hook(card, 'card.recharged');
-    this.totals.topups++;
+    if (!auto) this.totals.topups++;
+    else if (wasSuspended && card.status === 'active') this.totals.arReactivated++;
+  }
+
+  /* ---- Auto-renewal: autorenew.h's rules, and its job (src/app/autorenew.c) ---- */
+
+  /* PUT .../auto-renew. The attempts of the cycle stay with the card (a change of rule must not
+   * buy a second charge); switching it off keeps the setting; the agreement behaves as the
+   * request says ("succeed" when it does not). */
+  setAutoRenew(card, body) {
+    const previous = card.ar;
+    const keep = !body.enabled && previous !== null;
+    card.ar = {
+      enabled: body.enabled,
+      rule: keep ? previous.rule : body.rule || 'keep_fee',
+      amount: keep ? previous.amount : body.amount || 0,
+      threshold: keep ? previous.threshold : body.threshold || 0,
+      behaviour: (body.agreement && body.agreement.behaviour) || 'succeed',
+      cycleTried: previous ? previous.cycleTried : null,
+      attempts: previous ? previous.attempts : 0,
+      lastAttemptAt: previous ? previous.lastAttemptAt : null,
+    };
+    if (previous === null) this.arCards.push(card);
+  }
+
+  /* What the card needs under its rule, 0 for nothing. threshold: "amount" when the balance is
+   * below "threshold", and always for a suspended card. keep_fee: the smallest amount the
+   * plan sells that makes balance + amount >= monthly_fee, or >= arrears when suspended. */
+  autoRenewAmount(card) {
+    const setting = card.ar;
+    if (setting.rule === 'threshold') {
+      return card.status === 'suspended' || card.balance < setting.threshold ? setting.amount : 0;
+    }
+    assert.equal(card.plan.model, 'monthly_fee', `model: keep_fee on ${card.label}`);
+    if (card.status === 'suspended') {
+      return smallestSold(card.plan, Math.max(card.arrears - card.balance, 0), card);
+    }
+    if (card.balance >= card.plan.fee) return 0;
+    return smallestSold(card.plan, card.plan.fee - card.balance, card);
+  }
+
+  /* One look at an enabled auto-renewal in a jobs run at "now". */
+  autoRenew(card, now, counts) {
+    const setting = card.ar;
+    const plan = card.plan;
+    if (card.status === 'recycled') {
+      /* The number is gone and the agreement with it: lebd switches it off at its first
+       * look after the recycling (the lifecycle job calls it back at once). */
+      setting.enabled = false;
+      return;
+    }
+    /* The cycle: the instant the lifecycle acts on next; a suspended card's is its
+     * suspended_at, charged at once; an active card's from its lead on. */
+    let cycle;
+    if (card.status === 'suspended') {
+      cycle = card.suspendedAt;
+    } else {
+      cycle = plan.model === 'monthly_fee' ? iv(card.nextBilling) : card.validUntil;
+      const lead = ivShift(cycle, -(AUTORENEW_LEAD_DAYS + plan.remind) * DAY);
+      if (!reached(now, lead, `auto-renewal lead of ${card.label}`)) return;
+    }
+    const same = setting.cycleTried !== null && sameInstant(setting.cycleTried, cycle, `the cycle of ${card.label}`);
+    let allowed = true;
+    if (same && setting.attempts >= AUTORENEW_ATTEMPTS_MAX) {
+      allowed = false;
+    } else if (same && setting.attempts > 0) {
+      const retry = ivShift(setting.lastAttemptAt, AUTORENEW_RETRY_S);
+      allowed = reached(now, retry, `auto-renewal retry of ${card.label}`);
+    }
+    const amount = this.autoRenewAmount(card);
+    if (!allowed || amount === 0) return;
+    if (!same) {
+      setting.cycleTried = cycle;
+      setting.attempts = 0;
+    }
+    setting.attempts++;
+    setting.lastAttemptAt = now;
+    counts.log.push(`${card.label}: attempt ${setting.attempts}, ${amount} for ${ivText(cycle)} (${card.status})`);
+    const order = {
+      orderNo: `auto-renewal ${setting.attempts} of ${card.label}`,
+      expiresAt: ivShift(now, ORDER_TTL_S),
+    };
+    if (setting.behaviour === 'fail') {
+      /* The order waits for a payment that never comes. */
+      this.pendingOrders.push(order);
+      counts.failed++;
+      this.totals.arFailed++;
+      if (setting.attempts >= AUTORENEW_ATTEMPTS_MAX) {
+        counts.given_up++;
+        this.totals.arGivenUp++;
+        card.sms.auto_renew_failed++;
+      }
+      return;
+    }
+    if (card.arCredited.some((credited) => sameInstant(credited, cycle, `the cycle of ${card.label}`))) {
+      /* The provider answers with the cycle's first trade, which was credited already: at most
+       * one credit per card per cycle, whatever happens. */
+      this.pendingOrders.push(order);
+      this.totals.arDuplicates++;
+      return;
+    }
+    card.arCredited.push(cycle);
+    counts.charged++;
+    this.totals.arCharged++;
+    const pricing = pricingOf(plan);
+    if (setting.rule === 'keep_fee' && amount % pricing.step !== 0) this.totals.arDenomination++;
+    this.credit(card, amount, now, true);
+  }
+
+  compareAutoRenew(card, view) {
+    const issues = [];
+    const setting = card.ar;
+    const want = (field, actual, expected) => {
+      if (actual !== expected) {
+        issues.push(
+          `${card.label} auto-renew ${field}: lebd ${JSON.stringify(actual)}, model ${JSON.stringify(expected)}`,
+        );
+      }
+    };
+    want('enabled', view.enabled, setting.enabled);
+    want('rule', view.rule, setting.rule);
+    want('amount', view.amount, setting.amount);
+    want('threshold', view.threshold, setting.threshold);
+    want('attempts', view.attempts, setting.attempts);
+    want('provider', view.agreement && view.agreement.provider, 'sandbox');
+    if (setting.lastAttemptAt === null) {
+      want('last_attempt_at', view.last_attempt_at, null);
+    } else {
+      const at = typeof view.last_attempt_at === 'string' ? Date.parse(view.last_attempt_at) / 1000 : null;
+      if (at === null || !(at >= setting.lastAttemptAt.lo && at <= setting.lastAttemptAt.hi)) {
+        issues.push(
+          `${card.label} auto-renew last_attempt_at: lebd ${JSON.stringify(view.last_attempt_at)}, ` +
+            `model ${ivText(setting.lastAttemptAt)}`,
+        );
+      }
+    }
+    if (typeof view.next_check_at !== 'string' || !RFC3339_UTC.test(view.next_check_at)) {
+      issues.push(`${card.label} auto-renew next_check_at: ${JSON.stringify(view.next_check_at)}`);
+    }
+    return issues;
   }
 
   reactivate(card) {
@@ -623,12 +862,106 @@ const PLANS = [
 const DEMO_PLAN = { code: 'KEEP8', model: 'monthly_fee', fee: 800, grace: 90, remind: 3, warn: 7 };
 const BEHAVIOURS = ['reminded', 'early', 'late', 'never', 'partial', 'prepaid'];
 
+/* A plan for auto-renewals only, whose step (500) is no divisor of its denominations: keep_fee
+ * must find the smallest amount it sells, a denomination (700, 1300) or a multiple of 500. */
+const AR_PLAN = {
+  code: 'LCMAR', model: 'monthly_fee', fee: 1250, grace: 40, remind: 2, warn: 5,
+  pricing: { denominations: [700, 1300, 2600], min: 500, max: 100000, step: 500 },
+};
+/* The last AR_PLAN_CARDS cards are on it; the others follow PLANS and BEHAVIOURS. */
+const AR_PLAN_CARDS = CARDS >= 500 ? 16 : 8;
+const BASE_CARDS = CARDS - AR_PLAN_CARDS;
+const AR_PLAN_TOPUPS = [0, 700, 1000, 1300, 2600, 500];
+
+/*
+ * Auto-renewals laid over the base scenario, for the cards of a behaviour whose v % 20 is r
+ * (two cards per plan, one under the sanitizers, where each kind keeps to one of its model's
+ * two plans: every card with an auto-renewal costs lebd a durable commit at every look). "from"
+ * is when it is set up: with the card ("create"), on a day, on the day a late card would have
+ * topped up, or some days after a partial payment. The threshold of 100000 makes a validity
+ * card top up at every cycle, before it expires (see Time, above).
+ */
+const AR_KINDS = [
+  /* Topped up every cycle it needs it: the card is never reminded or suspended. */
+  { model: 'monthly_fee', behaviour: 'never', r: 1, rule: 'keep_fee', agreement: 'succeed', from: 'create' },
+  /* Three refusals and one auto_renew_failed SMS a cycle; then as if nothing were set up. */
+  { model: 'monthly_fee', behaviour: 'never', r: 2, rule: 'keep_fee', agreement: 'fail', from: 'create' },
+  { model: 'monthly_fee', behaviour: 'never', r: 3, rule: 'threshold', amount: (p) => 2 * p.fee,
+    threshold: (p) => p.fee, agreement: 'succeed', from: 'create' },
+  /* 100 is not enough: one credit, the second and third charges of the cycle are the same
+   * trade and credit nothing; reminded, suspended, recycled. */
+  { model: 'monthly_fee', behaviour: 'never', r: 4, rule: 'threshold', amount: () => 100,
+    threshold: (p) => p.fee, agreement: 'succeed', from: 'create' },
+  /* A threshold of 0 never tops up an active card: suspended, and topped up (reactivated) at
+   * the next run, every cycle. */
+  { model: 'monthly_fee', behaviour: 'never', r: 6, rule: 'threshold', amount: (p) => p.fee,
+    threshold: () => 0, agreement: 'succeed', from: 'create' },
+  { model: 'monthly_fee', behaviour: 'never', r: 7, rule: 'keep_fee', agreement: 'succeed', from: 'create',
+    disableDay: (spec) => 150 + (spec.index % 60) },
+  /* Refused every cycle; the late top-ups bring it back, and the next cycle is tried anew. */
+  { model: 'monthly_fee', behaviour: 'late', r: 1, rule: 'keep_fee', agreement: 'fail', from: 'create' },
+  /* Set up instead of the late top-up, on a suspended card: its arrears are paid at once. */
+  { model: 'monthly_fee', behaviour: 'late', r: 3, rule: 'keep_fee', agreement: 'succeed', from: 'late' },
+  /* Refused twice, then the reminded cardholder tops up: no third attempt, no SMS. */
+  { model: 'monthly_fee', behaviour: 'reminded', r: 2, rule: 'keep_fee', agreement: 'fail', from: 'create' },
+  { model: 'monthly_fee', behaviour: 'reminded', r: 4, rule: 'keep_fee', agreement: 'succeed', from: 'day',
+    day: (spec) => 180 + (spec.index % 30) },
+  /* What is left of the arrears after a partial payment. */
+  { model: 'monthly_fee', behaviour: 'partial', r: 1, rule: 'keep_fee', agreement: 'succeed', from: 'partial' },
+  { model: 'validity', behaviour: 'never', r: 1, rule: 'threshold',
+    amount: (p, v) => p.step * (1 + (Math.floor(v / 20) % 2)), threshold: () => 100000, agreement: 'succeed',
+    from: 'create' },
+  { model: 'validity', behaviour: 'never', r: 2, rule: 'threshold', amount: (p) => p.step,
+    threshold: () => 100000, agreement: 'fail', from: 'create' },
+  /* Less than a step: a balance but no validity; one credit a cycle, then expiry. */
+  { model: 'validity', behaviour: 'never', r: 3, rule: 'threshold', amount: () => 100,
+    threshold: () => 100000, agreement: 'succeed', from: 'create' },
+  { model: 'validity', behaviour: 'never', r: 4, rule: 'threshold', amount: (p) => p.step,
+    threshold: () => 100000, agreement: 'succeed', from: 'create', disableDay: (spec) => 200 + (spec.index % 40) },
+  { model: 'validity', behaviour: 'late', r: 1, rule: 'threshold', amount: (p) => p.step,
+    threshold: () => 100000, agreement: 'fail', from: 'create' },
+];
+
+function arSetting(kind, spec) {
+  const setting = { rule: kind.rule, agreement: kind.agreement, from: kind.from };
+  if (kind.rule === 'threshold') {
+    setting.amount = kind.amount(spec.plan, spec.v);
+    setting.threshold = kind.threshold(spec.plan, spec.v);
+  }
+  if (kind.day) setting.day = kind.day(spec);
+  if (kind.disableDay) setting.disableDay = kind.disableDay(spec);
+  if (kind.after !== undefined) setting.after = kind.after;
+  return setting;
+}
+
 function scenarioCard(index) {
+  if (index >= BASE_CARDS) {
+    const v = index - BASE_CARDS;
+    const spec = {
+      index,
+      ...cardNumbers('898677', '137', index),
+      plan: AR_PLAN,
+      behaviour: 'auto',
+      v,
+      createDay: CREATE_DAYS[v % CREATE_DAYS.length],
+      refund: null,
+    };
+    /* keep_fee with the card; set up some days after the suspension; a threshold. */
+    const kind = [
+      { rule: 'keep_fee', agreement: 'succeed', from: 'create' },
+      { rule: 'keep_fee', agreement: 'succeed', from: 'create' },
+      { rule: 'keep_fee', agreement: 'succeed', from: 'suspended', after: 2 + (v % 5) },
+      { rule: 'threshold', amount: () => 1300, threshold: () => 1250, agreement: 'succeed', from: 'create' },
+    ][v % 4];
+    spec.arPlan = arSetting(kind, spec);
+    spec.label = `card ${index} (${AR_PLAN.code}/${kind.rule}/${kind.from}/${v})`;
+    return spec;
+  }
   const plan = PLANS[index % PLANS.length];
   const g = Math.floor(index / PLANS.length);
   const behaviour = BEHAVIOURS[g % BEHAVIOURS.length];
   const v = Math.floor(g / BEHAVIOURS.length); /* the variant within plan and behaviour */
-  return {
+  const spec = {
     index,
     ...cardNumbers('898677', '137', index),
     plan,
@@ -638,14 +971,53 @@ function scenarioCard(index) {
     lateDays: 3 + ((v * 7 + index) % (plan.grace - 5)), /* 3 .. grace - 3 */
     partialDays: 3 + ((v * 5 + index) % 15), /* 3 .. 17, and 5 more to complete */
     refund: behaviour === 'never' && v % 5 === 0 ? { state: 'planned' } : null,
+    arPlan: null,
     label: `card ${index} (${plan.code}/${behaviour}/${v})`,
   };
+  const k = AR_KINDS.findIndex(
+    (kind) => kind.model === plan.model && kind.behaviour === behaviour && kind.r === v % 20,
+  );
+  const onePlan = CARDS >= 500 || (k + Math.floor(PLANS.indexOf(plan) / 2)) % 2 === 0;
+  if (k >= 0 && onePlan) {
+    const kind = AR_KINDS[k];
+    spec.arPlan = arSetting(kind, spec);
+    const what = kind.rule === 'threshold' ? `threshold ${spec.arPlan.threshold}/${spec.arPlan.amount}` : kind.rule;
+    spec.label = `card ${index} (${plan.code}/${behaviour}/${v}, ${what} ${kind.agreement} from ${kind.from})`;
+  }
+  return spec;
+}
+
+/* The PUT .../auto-renew "card" makes at U of "day", or null. */
+function autoRenewChange(card, day) {
+  const setting = card.arPlan;
+  if (!setting || card.status === 'recycled') return null;
+  if (card.ar === null) {
+    const suspendedFor = card.status === 'suspended' ? day - card.suspendedDay : null;
+    const due = {
+      create: card.createDay === day,
+      day: setting.day === day,
+      late: suspendedFor === card.lateDays,
+      partial: suspendedFor === card.partialDays + 3,
+      suspended: suspendedFor === setting.after,
+    }[setting.from];
+    if (!due) return null;
+    const body = {
+      enabled: true,
+      rule: setting.rule,
+      agreement: { provider: 'sandbox', behaviour: setting.agreement },
+    };
+    if (setting.rule === 'threshold') Object.assign(body, { amount: setting.amount, threshold: setting.threshold });
+    return body;
+  }
+  if (setting.disableDay === day && card.ar.enabled) return { enabled: false };
+  return null;
 }
 
 /* What a card is topped up with when it is created (0: nothing). */
 function initialTopUp(card) {
   const plan = card.plan;
   const v = card.v;
+  if (card.behaviour === 'auto') return AR_PLAN_TOPUPS[v % AR_PLAN_TOPUPS.length];
   if (plan.model === 'monthly_fee') {
     const fee = plan.fee;
     switch (card.behaviour) {
@@ -691,6 +1063,7 @@ function dailyTopUp(card, day) {
       return shortSteps ? step * (3 + (v % 3)) : step * (1 + (v % 2));
     case 'late':
       if (suspendedFor !== card.lateDays) return 0;
+      if (card.arPlan && card.arPlan.from === 'late' && card.ar === null) return 0; /* set up instead */
       if (monthly) return card.arrears + fee * (v % 3);
       return shortSteps ? step * (2 + (v % 3)) : step * (1 + (v % 3));
     case 'partial':
@@ -736,7 +1109,7 @@ test(BIG_TEST, { timeout: 900000 }, async (t) => {
   const ctl = new Ctl(lebd);
   const model = new Model();
 
-  for (const plan of PLANS) assertPlanEcho(await ctl.createPlan(planBody(plan)), plan);
+  for (const plan of [...PLANS, AR_PLAN]) assertPlanEcho(await ctl.createPlan(planBody(plan)), plan);
 
   /* The demo cards live through the same rules and appear in the same counts. */
   for (const key of ['active', 'suspended', 'recycled']) {
@@ -836,6 +1209,14 @@ test(BIG_TEST, { timeout: 900000 }, async (t) => {
     if (body.expired_orders !== expected.expired) {
       issues.push(`${label}: jobs/run expired_orders ${body.expired_orders}, model ${expected.expired}`);
     }
+    for (const key of AUTO_RENEW_COUNTS) {
+      if (body.auto_renew[key] !== expected.ar[key]) {
+        issues.push(
+          `${label}: jobs/run auto_renew.${key} ${body.auto_renew[key]}, model ${expected.ar[key]} ` +
+            `(${JSON.stringify(body)}; the model: ${expected.ar.log.slice(0, 6).join('; ')})`,
+        );
+      }
+    }
     await checkTelecom(label);
   }
 
@@ -845,6 +1226,11 @@ test(BIG_TEST, { timeout: 900000 }, async (t) => {
     views.forEach((result, i) => {
       if (!result.ok) throw result.error;
       issues.push(...model.compare(cards[i], result.value).map((text) => `${label}: ${text}`));
+    });
+    const renewals = await mapLimit(model.arCards, IN_FLIGHT, (card) => ctl.autoRenew(card.card_no));
+    renewals.forEach((result, i) => {
+      if (!result.ok) throw result.error;
+      issues.push(...model.compareAutoRenew(model.arCards[i], result.value).map((text) => `${label}: ${text}`));
     });
     await ctl.assertLedgerBalanced();
     failIfIssues(label);
@@ -903,6 +1289,14 @@ test(BIG_TEST, { timeout: 900000 }, async (t) => {
         body: { card: card.card_no, face_amount: amount, channel: 'web', payment_method: 'sandbox' },
       });
       assertError(quote, 422, 'card_not_rechargeable', `a quote on recycled ${card.label}`);
+      if (card.ar !== null) {
+        const put = await ctl.call('PUT', `/api/v1/admin/cards/${card.card_no}/auto-renew`, {
+          enabled: true,
+          rule: card.ar.rule,
+          ...(card.ar.rule === 'threshold' ? { amount: card.ar.amount, threshold: card.ar.threshold } : {}),
+        });
+        assertError(put, 422, 'card_not_rechargeable', `auto-renewal set up on recycled ${card.label}`);
+      }
       card.needs422 = false;
       model.totals.rejected++;
     });
@@ -925,8 +1319,7 @@ test(BIG_TEST, { timeout: 900000 }, async (t) => {
           };
           model.pendingOrders.push({
             orderNo: order.body.order_no,
-            expiresAt: parseTime(order.body.expires_at),
-            expired: false,
+            expiresAt: iv(parseTime(order.body.expires_at)),
           });
         }
       } else if (card.refund.state === 'ordered' && card.refund.payDay === day) {
@@ -959,6 +1352,25 @@ test(BIG_TEST, { timeout: 900000 }, async (t) => {
       model.credit(card, amount, now);
     });
     for (const result of credited) if (!result.ok) throw result.error;
+
+    /* Auto-renewals set up, or switched off. */
+    const changes = [];
+    for (const card of model.cards) {
+      const body = autoRenewChange(card, day);
+      if (body !== null) changes.push({ card, body });
+    }
+    const changed = await mapLimit(changes, IN_FLIGHT, async ({ card, body }) => {
+      const { view, now } = await ctl.setAutoRenew(card.card_no, body);
+      if (body.enabled && card.ar === null && card.createDay !== day) model.totals.arEnabledLater++;
+      if (!body.enabled) model.totals.arDisabled++;
+      model.setAutoRenew(card, body);
+      issues.push(...model.compareAutoRenew(card, view).map((text) => `${date} auto-renew set: ${text}`));
+      const checkAt = Date.parse(view.next_check_at) / 1000;
+      if (!(checkAt >= now.lo && checkAt <= now.hi)) {
+        issues.push(`${date}: ${card.label} auto-renew next_check_at ${view.next_check_at}, set at ${ivText(now)}`);
+      }
+    });
+    for (const result of changed) if (!result.ok) throw result.error;
     await checkTelecom(`${date} 13:00 top-ups`);
 
     /* 14:00 J2 */
@@ -990,7 +1402,9 @@ test(BIG_TEST, { timeout: 900000 }, async (t) => {
     }
   });
   for (const result of smsChecked) if (!result.ok) throw result.error;
-  if (unknownTemplates.size > 0) issues.push(`SMS templates beyond the five: ${[...unknownTemplates].join(', ')}`);
+  if (unknownTemplates.size > 0) {
+    issues.push(`SMS templates beyond the ${SMS_TEMPLATES.length}: ${[...unknownTemplates].join(', ')}`);
+  }
 
   /* The public view says so too. */
   for (const card of model.cards.filter((c) => c.status === 'recycled').slice(0, 5)) {
@@ -1006,7 +1420,10 @@ test(BIG_TEST, { timeout: 900000 }, async (t) => {
   const totals = model.totals;
   t.diagnostic(`model totals: ${JSON.stringify(totals)}`);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  t.diagnostic(`${SIM_DAYS} days in ${seconds} s, ${ctl.logins} logins, SMS of ${sampled.length} cards`);
+  t.diagnostic(
+    `${SIM_DAYS} days in ${seconds} s, ${ctl.logins} logins, SMS of ${sampled.length} cards, ` +
+      `${model.arCards.length} auto-renewals`,
+  );
   for (const key of TOTALS) {
     assert.ok(totals[key] > 0, `the scenario has ${key}`);
   }
