@@ -974,6 +974,23 @@ static int tx_card_update_status(struct store_tx *tx, const char *card_no, enum 
     return rc;
 }
 
+/* Reads up to "max" keys (the first column of "id", bound to now and max) into "out", each
+ * "key_size" bytes: the shape of every "what is due" query. */
+static int due_keys(struct conn *conn, enum stmt_id id, int64_t now, char *out, size_t key_size,
+                    size_t max, size_t *count)
+{
+    sqlite3_stmt *s = stmt(conn, id);
+    bind_int(s, 1, now);
+    bind_int(s, 2, (int64_t)max);
+    size_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < max)
+        column_copy(out + key_size * n++, key_size, s, 0);
+    sqlite3_reset(s);
+    *count = n;
+    return (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : LEB_E_UNAVAILABLE;
+}
+
 static int tx_card_update_lifecycle(struct store_tx *tx, const struct card_row *card)
 {
     struct conn *conn = tx_conn(tx);
@@ -996,17 +1013,7 @@ static int tx_card_update_lifecycle(struct store_tx *tx, const struct card_row *
 static int tx_cards_due(struct store_tx *tx, int64_t now, char (*out)[CARDNO_SIZE], size_t max,
                         size_t *count)
 {
-    struct conn *conn = tx_conn(tx);
-    sqlite3_stmt *s = stmt(conn, S_CARDS_DUE);
-    bind_int(s, 1, now);
-    bind_int(s, 2, (int64_t)max);
-    size_t n = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < max)
-        column_copy(out[n++], CARDNO_SIZE, s, 0);
-    sqlite3_reset(s);
-    *count = n;
-    return (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : LEB_E_UNAVAILABLE;
+    return due_keys(tx_conn(tx), S_CARDS_DUE, now, (char *)out, CARDNO_SIZE, max, count);
 }
 
 /* 0 if this (card, kind, period) is new, 1 if it happened before: the key that makes a job
@@ -1092,17 +1099,7 @@ static int tx_autorenew_put(struct store_tx *tx, const struct autorenew_row *row
 static int tx_autorenew_due(struct store_tx *tx, int64_t now, char (*out)[CARDNO_SIZE], size_t max,
                             size_t *count)
 {
-    struct conn *conn = tx_conn(tx);
-    sqlite3_stmt *s = stmt(conn, S_AUTORENEW_DUE);
-    bind_int(s, 1, now);
-    bind_int(s, 2, (int64_t)max);
-    size_t n = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < max)
-        column_copy(out[n++], CARDNO_SIZE, s, 0);
-    sqlite3_reset(s);
-    *count = n;
-    return (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : LEB_E_UNAVAILABLE;
+    return due_keys(tx_conn(tx), S_AUTORENEW_DUE, now, (char *)out, CARDNO_SIZE, max, count);
 }
 
 static int tx_order_get(struct store_tx *tx, struct order_row *out, const char *order_no)
@@ -1153,17 +1150,7 @@ static int tx_order_update(struct store_tx *tx, const struct order_row *order)
 static int tx_orders_due_expiry(struct store_tx *tx, int64_t now, char (*out)[ORDER_NO_SIZE],
                                 size_t max, size_t *count)
 {
-    struct conn *conn = tx_conn(tx);
-    sqlite3_stmt *s = stmt(conn, S_ORDERS_DUE);
-    bind_int(s, 1, now);
-    bind_int(s, 2, (int64_t)max);
-    size_t n = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < max)
-        column_copy(out[n++], ORDER_NO_SIZE, s, 0);
-    sqlite3_reset(s);
-    *count = n;
-    return (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : LEB_E_UNAVAILABLE;
+    return due_keys(tx_conn(tx), S_ORDERS_DUE, now, (char *)out, ORDER_NO_SIZE, max, count);
 }
 
 static int tx_card_paid_today(struct store_tx *tx, const char *card_no, int64_t day_start,
