@@ -119,6 +119,22 @@ int main(int argc, char **argv)
     app->clock = app_clock_offset_now;
     app->clock_context = app;
     app->test_mode = config.test_mode;
+    if (config.sms_sendsms_url != NULL) {
+        if (config.sms_username == NULL || config.sms_password == NULL ||
+            strlen(config.sms_sendsms_url) >= sizeof(app->sms_sendsms_url) ||
+            strlen(config.sms_username) >= sizeof(app->sms_username) ||
+            strlen(config.sms_password) >= sizeof(app->sms_password) ||
+            (config.sms_sender && strlen(config.sms_sender) >= sizeof(app->sms_sender))) {
+            fprintf(stderr, "lebd: sms.sendsms_url needs sms.username and sms.password_file "
+                            "(each of a sensible length)\n");
+            goto out;
+        }
+        snprintf(app->sms_sendsms_url, sizeof(app->sms_sendsms_url), "%s", config.sms_sendsms_url);
+        snprintf(app->sms_username, sizeof(app->sms_username), "%s", config.sms_username);
+        snprintf(app->sms_password, sizeof(app->sms_password), "%s", config.sms_password);
+        snprintf(app->sms_sender, sizeof(app->sms_sender), "%s",
+                 config.sms_sender ? config.sms_sender : "");
+    }
     app->telecom_attempts_max = config.telecom_attempts_max;
     app->telecom_backoff_s = config.telecom_backoff_s;
     if (config.telecom_webhook_url != NULL) {

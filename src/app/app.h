@@ -47,6 +47,11 @@ struct app {
     /* Delivery of webhooks to the telecom core; no URL: messages wait in the outbox. */
     char telecom_webhook_url[256];
     char telecom_webhook_secret[APP_SECRET_SIZE];
+    /* Delivery of SMS through the gateway's sendsms interface (Kannel); no URL: they wait. */
+    char sms_sendsms_url[256];
+    char sms_username[64];
+    char sms_password[APP_SECRET_SIZE];
+    char sms_sender[32];
     int64_t telecom_attempts_max;
     int64_t telecom_backoff_s;
     bool test_mode;

@@ -7,6 +7,7 @@
 #ifndef LEB_CORE_SMS_H
 #define LEB_CORE_SMS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,5 +54,37 @@ void sms_reply_recharge_link(char out[SMS_REPLY_MAX], const char *url, enum sms_
 
 /* The reply to a sender whose number holds no card. */
 void sms_reply_no_card(char out[SMS_REPLY_MAX], enum sms_language language);
+
+/*
+ * The SMS LEB sends, from an outbox payload's fields. "template_name" is one of
+ * recharge_succeeded {amount, balance, currency, valid_until?}, low_balance {balance, fee,
+ * currency, due_at}, suspended {arrears, currency, recycle_at}, recycle_warning {recycle_at},
+ * recycled {}, auto_renew_failed {}; amounts in minor units, times RFC 3339 (shown as
+ * YYYY-MM-DD). "card_no_masked" names the card (masked: a full number is refused).
+ * LEB_E_INVALID_REQUEST for an unknown template or a missing field, with "out" set to "" so
+ * that no stale text can be sent. Every text fits two SMS segments (sms_segments() <= 2).
+ */
+struct sms_fields {
+    const char *card_no_masked;
+    int64_t amount;
+    int64_t balance;
+    int64_t fee;
+    int64_t arrears;
+    const char *currency;
+    const char *valid_until; /* may be NULL */
+    const char *due_at;
+    const char *recycle_at;
+};
+
+LEB_MUST_CHECK int sms_render(char out[SMS_REPLY_MAX], const char *template_name,
+                              const struct sms_fields *fields, enum sms_language language);
+
+/*
+ * How many SMS segments "text" (UTF-8) takes: GSM 7-bit when every character is in the GSM
+ * default alphabet (160 septets alone, 153 per part of a long message; the extension table's
+ * characters count twice), else UCS-2 (70 alone, 67 per part; characters beyond the BMP count
+ * twice). 0 for an empty text. "*ucs2" (may be NULL) says which coding it needs.
+ */
+size_t sms_segments(const char *text, bool *ucs2);
 
 #endif

@@ -17,7 +17,9 @@
 #include <openssl/hmac.h>
 #include <sodium.h>
 
+#include "core/cardno.h"
 #include "core/outbox.h"
+#include "core/sms.h"
 #include "sms/dispatch.h"
 #include "util/http_client.h"
 #include "util/log.h"
@@ -25,6 +27,7 @@
 #define DISPATCH_BATCH_MAX 100
 #define DISPATCH_ROUNDS_MAX 100
 #define WEBHOOK_TIMEOUT_MS 10000
+#define SMS_TIMEOUT_MS 10000
 /* Longer than a whole batch of attempts can take at the timeout. */
 #define DISPATCH_LEASE_S (DISPATCH_BATCH_MAX * WEBHOOK_TIMEOUT_MS / 1000 + 60)
 
@@ -123,7 +126,107 @@ static bool webhook_send(struct app *app, const struct outbox_row *row, char *er
     return true;
 }
 
+/* Reads the SMS of an outbox row, renders it and hands it to the gateway's sendsms
+ * interface (Kannel: username, password, to, text, charset=UTF-8, coding 2 for UCS-2). The
+ * gateway's 2xx means it took the message; it stores and forwards it from there. */
+static bool sms_send(struct app *app, const struct outbox_row *row, char *error, size_t error_size,
+                     bool *permanent)
+{
+    *permanent = false;
+    json_t *payload = json_loads(row->payload, 0, NULL);
+    const char *template_name = json_string_value(json_object_get(payload, "template"));
+    const char *card_no = json_string_value(json_object_get(payload, "card_no"));
+    const char *language = json_string_value(json_object_get(payload, "language"));
+    char masked[CARDNO_MASKED_SIZE] = "";
+    if (card_no != NULL)
+        cardno_mask(masked, card_no);
+    struct sms_fields fields = {
+        .card_no_masked = masked,
+        .amount = json_integer_value(json_object_get(payload, "amount")),
+        .balance = json_integer_value(json_object_get(payload, "balance")),
+        .fee = json_integer_value(json_object_get(payload, "fee")),
+        .arrears = json_integer_value(json_object_get(payload, "arrears")),
+        .currency = json_string_value(json_object_get(payload, "currency")),
+        .valid_until = json_string_value(json_object_get(payload, "valid_until")),
+        .due_at = json_string_value(json_object_get(payload, "due_at")),
+        .recycle_at = json_string_value(json_object_get(payload, "recycle_at")),
+    };
+    char text[SMS_REPLY_MAX];
+    enum sms_language lang = language && strcmp(language, "en") == 0 ? SMS_LANG_EN : SMS_LANG_ZH;
+    int rc = template_name ? sms_render(text, template_name, &fields, lang) : LEB_E_INVALID_REQUEST;
+    json_decref(payload);
+    if (rc < 0) {
+        snprintf(error, error_size, "the message cannot be rendered");
+        *permanent = true; /* no retry can mend it */
+        return false;
+    }
+    bool ucs2 = false;
+    (void)sms_segments(text, &ucs2);
+    char *to = http_client_escape(row->destination);
+    char *body = http_client_escape(text);
+    char *username = http_client_escape(app->sms_username);
+    char *password = http_client_escape(app->sms_password);
+    char *sender = app->sms_sender[0] ? http_client_escape(app->sms_sender) : NULL;
+    size_t size = strlen(app->sms_sendsms_url) + strlen(to) + strlen(body) + strlen(username) +
+                  strlen(password) + (sender ? strlen(sender) : 0) + 128;
+    char *url = malloc(size);
+    LEB_ASSERT(url != NULL);
+    snprintf(url, size, "%s%susername=%s&password=%s&to=%s&text=%s&charset=UTF-8&coding=%d%s%s",
+             app->sms_sendsms_url, strchr(app->sms_sendsms_url, '?') ? "&" : "?", username,
+             password, to, body, ucs2 ? 2 : 0, sender ? "&from=" : "", sender ? sender : "");
+    long status = 0;
+    char transport_error[HTTP_CLIENT_ERROR_SIZE];
+    rc = http_client_get(url, SMS_TIMEOUT_MS, &app->stopping, &status, transport_error);
+    free(url);
+    free(to);
+    free(body);
+    free(username);
+    free(password);
+    free(sender);
+    if (rc < 0) {
+        snprintf(error, error_size, "%s", transport_error);
+        return false;
+    }
+    if (status < 200 || status > 299) {
+        snprintf(error, error_size, "the gateway answered %ld", status);
+        return false;
+    }
+    error[0] = '\0';
+    return true;
+}
+
+/* The kinds of message and how each is sent; a kind whose gateway is not configured waits. */
+struct outlet {
+    const char *kind;
+    bool (*configured)(const struct app *app);
+    bool (*send)(struct app *app, const struct outbox_row *row, char *error, size_t error_size,
+                 bool *permanent);
+};
+
+static bool webhook_configured(const struct app *app)
+{
+    return app->telecom_webhook_url[0] != '\0';
+}
+
+static bool sms_configured(const struct app *app)
+{
+    return app->sms_sendsms_url[0] != '\0';
+}
+
+static bool webhook_send_channel(struct app *app, const struct outbox_row *row, char *error,
+                                 size_t error_size, bool *permanent)
+{
+    *permanent = false;
+    return webhook_send(app, row, error, error_size);
+}
+
+static const struct outlet outlets[] = {
+    {"webhook", webhook_configured, webhook_send_channel},
+    {"sms", sms_configured, sms_send},
+};
+
 struct claim_job {
+    const char *kind;
     int64_t now;
     struct outbox_row *rows;
     size_t count;
@@ -138,18 +241,17 @@ static int claim_in_tx(struct store_tx *tx, void *arg)
     outbox_rows_free(job->rows, job->count); /* a write function may run again */
     job->rows = NULL;
     job->count = 0;
-    return STORE_TX(tx, tx_outbox_claim, &job->rows, &job->count, "webhook", job->now,
+    return STORE_TX(tx, tx_outbox_claim, &job->rows, &job->count, job->kind, job->now,
                     job->now + DISPATCH_LEASE_S, DISPATCH_BATCH_MAX);
 }
 
-int dispatch_run(struct app *app, struct dispatch_stats *stats)
+/* Delivers what is due of one kind of message. */
+static int dispatch_channel(struct app *app, const struct outlet *outlet,
+                            struct dispatch_stats *stats)
 {
-    memset(stats, 0, sizeof(*stats));
-    if (app->telecom_webhook_url[0] == '\0')
-        return 0; /* nowhere to send: the messages wait, nothing is lost */
     for (int round = 0; round < DISPATCH_ROUNDS_MAX; round++) {
         int64_t now = app_now(app);
-        struct claim_job claim = {.now = now};
+        struct claim_job claim = {.kind = outlet->kind, .now = now};
         int rc = store_write(app->store, claim_in_tx, &claim);
         if (rc < 0) {
             outbox_rows_free(claim.rows, claim.count);
@@ -169,7 +271,8 @@ int dispatch_run(struct app *app, struct dispatch_stats *stats)
                 continue;
             }
             char error[HTTP_CLIENT_ERROR_SIZE];
-            bool delivered = webhook_send(app, &rows[i], error, sizeof(error));
+            bool permanent = false;
+            bool delivered = outlet->send(app, &rows[i], error, sizeof(error), &permanent);
             if (!delivered && atomic_load(&app->stopping)) {
                 /* Cut short by the shutdown, not refused: not an attempt. */
                 struct mark_job job = {.row = &rows[i], .error = rows[i].last_error};
@@ -182,7 +285,8 @@ int dispatch_run(struct app *app, struct dispatch_stats *stats)
             struct mark_job job = {.row = &rows[i], .error = error};
             /* The back-off counts from the attempt, not from the start of the pass. */
             rc = outbox_after_attempt(&job.next, rows[i].attempts, delivered, app_now(app),
-                                      app->telecom_attempts_max, app->telecom_backoff_s);
+                                      permanent ? rows[i].attempts + 1 : app->telecom_attempts_max,
+                                      app->telecom_backoff_s);
             if (rc == 0)
                 rc = store_write(app->store, mark_in_tx, &job);
             if (rc < 0 || !job.applied)
@@ -193,11 +297,12 @@ int dispatch_run(struct app *app, struct dispatch_stats *stats)
                 stats->delivered++;
             } else if (job.next.status == OUTBOX_DEAD) {
                 stats->dead++;
-                LOG_ERROR("webhook dead after its last attempt", "outbox_id", id, "error", error);
+                LOG_ERROR("message dead after its last attempt", "kind", outlet->kind, "outbox_id",
+                          id, "error", error);
             } else {
                 stats->failed++;
-                LOG_WARN("webhook attempt failed; it will be retried", "outbox_id", id, "error",
-                         error);
+                LOG_WARN("delivery attempt failed; it will be retried", "kind", outlet->kind,
+                         "outbox_id", id, "error", error);
             }
         }
         outbox_rows_free(rows, count);
@@ -205,6 +310,19 @@ int dispatch_run(struct app *app, struct dispatch_stats *stats)
             return rc;
         if (count < DISPATCH_BATCH_MAX)
             break;
+    }
+    return 0;
+}
+
+int dispatch_run(struct app *app, struct dispatch_stats *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    for (size_t i = 0; i < sizeof(outlets) / sizeof(outlets[0]); i++) {
+        if (!outlets[i].configured(app))
+            continue; /* nowhere to send: the messages wait, nothing is lost */
+        int rc = dispatch_channel(app, &outlets[i], stats);
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }

@@ -1,11 +1,14 @@
 /*
- * http_client.c - a blocking POST with libcurl, each call on its own handle so that any
- * thread may call it.
+ * http_client.c - outbound HTTP with libcurl, each call on its own handle so that any thread
+ * may call it.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <curl/curl.h>
 
+#include "core/error.h"
 #include "util/http_client.h"
 
 static size_t discard_body(char *data, size_t size, size_t count, void *context)
@@ -26,15 +29,9 @@ static int on_progress(void *context, curl_off_t download_total, curl_off_t down
     return cancel != NULL && atomic_load(cancel) ? 1 : 0; /* non-zero aborts the transfer */
 }
 
-int http_client_post(const char *url, const char *const *headers, const char *body, long timeout_ms,
-                     long *status, char error[HTTP_CLIENT_ERROR_SIZE])
-{
-    return http_client_post_cancellable(url, headers, body, timeout_ms, NULL, status, error);
-}
-
-int http_client_post_cancellable(const char *url, const char *const *headers, const char *body,
-                                 long timeout_ms, const atomic_bool *cancel, long *status,
-                                 char error[HTTP_CLIENT_ERROR_SIZE])
+/* One exchange: a POST of "body", or a GET when "body" is NULL. */
+static int exchange(const char *url, const char *const *headers, const char *body, long timeout_ms,
+                    const atomic_bool *cancel, long *status, char error[HTTP_CLIENT_ERROR_SIZE])
 {
     *status = 0;
     error[0] = '\0';
@@ -48,7 +45,10 @@ int http_client_post_cancellable(const char *url, const char *const *headers, co
         list = curl_slist_append(list, headers[i]);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    if (body != NULL)
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    else
+        curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -68,4 +68,35 @@ int http_client_post_cancellable(const char *url, const char *const *headers, co
     curl_slist_free_all(list);
     curl_easy_cleanup(curl);
     return result == CURLE_OK ? 0 : -1;
+}
+
+int http_client_post(const char *url, const char *const *headers, const char *body, long timeout_ms,
+                     long *status, char error[HTTP_CLIENT_ERROR_SIZE])
+{
+    LEB_ASSERT(body != NULL);
+    return exchange(url, headers, body, timeout_ms, NULL, status, error);
+}
+
+int http_client_post_cancellable(const char *url, const char *const *headers, const char *body,
+                                 long timeout_ms, const atomic_bool *cancel, long *status,
+                                 char error[HTTP_CLIENT_ERROR_SIZE])
+{
+    LEB_ASSERT(body != NULL);
+    return exchange(url, headers, body, timeout_ms, cancel, status, error);
+}
+
+int http_client_get(const char *url, long timeout_ms, const atomic_bool *cancel, long *status,
+                    char error[HTTP_CLIENT_ERROR_SIZE])
+{
+    return exchange(url, NULL, NULL, timeout_ms, cancel, status, error);
+}
+
+char *http_client_escape(const char *text)
+{
+    char *escaped = curl_easy_escape(NULL, text, 0);
+    LEB_ASSERT(escaped != NULL);
+    char *copy = strdup(escaped);
+    curl_free(escaped);
+    LEB_ASSERT(copy != NULL);
+    return copy;
 }

@@ -20,6 +20,13 @@
 int http_client_post(const char *url, const char *const *headers, const char *body, long timeout_ms,
                      long *status, char error[HTTP_CLIENT_ERROR_SIZE]);
 
+/* A GET of "url" (already carrying its query), cancellable like the POST below. */
+int http_client_get(const char *url, long timeout_ms, const atomic_bool *cancel, long *status,
+                    char error[HTTP_CLIENT_ERROR_SIZE]);
+
+/* "text" percent-encoded for a URL query, in a new string (free it). */
+char *http_client_escape(const char *text);
+
 /* The same, given up as soon as "*cancel" becomes true (checked several times a second). */
 int http_client_post_cancellable(const char *url, const char *const *headers, const char *body,
                                  long timeout_ms, const atomic_bool *cancel, long *status,

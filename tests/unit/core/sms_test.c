@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/sms.h"
 
 /* Two concatenated UCS-2 segments carry 2 x 67 characters. */
@@ -347,6 +348,520 @@ static void test_sms__recharge_reply_carries_the_link_whole_even_at_its_longest(
     assert_fits_two_ucs2_segments(zh);
 }
 
+/* ---------------------------------------------------------------------------------------
+ * Segments
+ * ------------------------------------------------------------------------------------- */
+
+/* "count" copies of the UTF-8 character "piece" after "prefix", in "out" (a test buffer of
+ * "size" bytes). Returns "out" for use in an argument. */
+static char *repeat(char *out, size_t size, const char *prefix, const char *piece, size_t count)
+{
+    size_t used = strlen(prefix);
+    size_t piece_length = strlen(piece);
+
+    assert_true(used + count * piece_length < size);
+    memcpy(out, prefix, used);
+    for (size_t i = 0; i < count; i++) {
+        memcpy(out + used, piece, piece_length);
+        used += piece_length;
+    }
+    out[used] = '\0';
+    return out;
+}
+
+/* Appends "count" copies of "piece" to the text already in "out". */
+static char *repeat_more(char *out, size_t size, const char *piece, size_t count)
+{
+    char prefix[2048];
+
+    assert_true(strlen(out) < sizeof(prefix));
+    strcpy(prefix, out);
+    return repeat(out, size, prefix, piece, count);
+}
+
+static void assert_segments(const char *text, size_t expected, bool expected_ucs2)
+{
+    bool ucs2 = !expected_ucs2;
+
+    assert_int_equal(sms_segments(text, &ucs2), expected);
+    assert_int_equal(ucs2, expected_ucs2);
+    assert_int_equal(sms_segments(text, NULL), expected);
+}
+
+/* Every character of the GSM 7-bit basic table but the escape (127), then the extension
+ * table's ten. */
+static const char gsm7_basic_table[] =
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+static const char gsm7_extension_table[] = "\f^{}\\[~]|€";
+
+static void test_sms__segments_of_an_empty_text_are_none(void **state)
+{
+    assert_segments("", 0, false);
+}
+
+static void test_sms__segments_fit_160_gsm7_characters_in_one(void **state)
+{
+    char text[1024];
+
+    assert_segments("a", 1, false);
+    assert_segments(repeat(text, sizeof(text), "", "a", 160), 1, false);
+    assert_segments(repeat(text, sizeof(text), "", "a", 161), 2, false);
+    assert_segments(repeat(text, sizeof(text), "", "a", 153 * 2), 2, false);
+    assert_segments(repeat(text, sizeof(text), "", "a", 153 * 2 + 1), 3, false);
+    assert_segments(repeat(text, sizeof(text), "", "a", 153 * 3), 3, false);
+    assert_segments(repeat(text, sizeof(text), "", "a", 153 * 3 + 1), 4, false);
+}
+
+static void test_sms__segments_know_the_whole_gsm7_basic_table(void **state)
+{
+    char text[1024];
+
+    /* 127 characters, one septet each: 33 more make 160, 34 more 161. */
+    assert_segments(gsm7_basic_table, 1, false);
+    assert_segments(repeat(text, sizeof(text), gsm7_basic_table, "a", 33), 1, false);
+    assert_segments(repeat(text, sizeof(text), gsm7_basic_table, "a", 34), 2, false);
+}
+
+static void test_sms__segments_count_the_extension_table_twice(void **state)
+{
+    char text[1024];
+
+    /* 10 characters, 20 septets: 140 more make 160, 141 more 161. */
+    assert_segments(gsm7_extension_table, 1, false);
+    assert_segments(repeat(text, sizeof(text), gsm7_extension_table, "a", 140), 1, false);
+    assert_segments(repeat(text, sizeof(text), gsm7_extension_table, "a", 141), 2, false);
+    assert_segments(repeat(text, sizeof(text), "", "€", 80), 1, false);
+    assert_segments(repeat(text, sizeof(text), "", "€", 81), 2, false);
+    /* A part holds 76 escape pairs (152 septets), never 76 and a half: 152 of them are 304
+     * septets in two parts, 153 are 306 septets that still need three. */
+    assert_segments(repeat(text, sizeof(text), "", "[", 152), 2, false);
+    assert_segments(repeat(text, sizeof(text), "", "[", 153), 3, false);
+}
+
+static void test_sms__segments_never_split_an_escape_pair(void **state)
+{
+    char text[1024];
+
+    /* 306 septets either way, but with the '{' on septets 153 and 154 it moves whole to the
+     * second part, which then holds 154. */
+    repeat(text, sizeof(text), "", "a", 151);
+    repeat_more(text, sizeof(text), "{", 1);
+    repeat_more(text, sizeof(text), "a", 153);
+    assert_segments(text, 2, false);
+    repeat(text, sizeof(text), "", "a", 152);
+    repeat_more(text, sizeof(text), "{", 1);
+    repeat_more(text, sizeof(text), "a", 152);
+    assert_segments(text, 3, false);
+    /* The same with €, a multi-byte character from the extension table. */
+    repeat(text, sizeof(text), "", "a", 152);
+    repeat_more(text, sizeof(text), "€", 1);
+    repeat_more(text, sizeof(text), "a", 152);
+    assert_segments(text, 3, false);
+    /* A single message has no boundary: 158 + 2 = 160 is one. */
+    repeat(text, sizeof(text), "", "a", 158);
+    assert_segments(repeat_more(text, sizeof(text), "~", 1), 1, false);
+    repeat(text, sizeof(text), "", "a", 159);
+    assert_segments(repeat_more(text, sizeof(text), "~", 1), 2, false);
+}
+
+static void test_sms__segments_need_ucs2_for_anything_outside_gsm7(void **state)
+{
+    static const char *const outside[] = {
+        "`", "\t", "\v", "ç", "Ç中", "中", "，", "¢", "Ё", "\xc2\xa0", "ÿ", "€`",
+    };
+    char text[1024];
+
+    for (size_t i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
+        assert_segments(outside[i], 1, true);
+    }
+    /* One character is enough to make the whole text UCS-2. */
+    assert_segments(repeat(text, sizeof(text), "中", "a", 69), 1, true);
+    assert_segments(repeat(text, sizeof(text), "中", "a", 70), 2, true);
+}
+
+static void test_sms__segments_fit_70_ucs2_characters_in_one(void **state)
+{
+    char text[1024];
+
+    assert_segments(repeat(text, sizeof(text), "", "中", 70), 1, true);
+    assert_segments(repeat(text, sizeof(text), "", "中", 71), 2, true);
+    assert_segments(repeat(text, sizeof(text), "", "中", 134), 2, true);
+    assert_segments(repeat(text, sizeof(text), "", "中", 135), 3, true);
+    assert_segments(repeat(text, sizeof(text), "", "中", 67 * 3), 3, true);
+    assert_segments(repeat(text, sizeof(text), "", "中", 67 * 3 + 1), 4, true);
+}
+
+static void test_sms__segments_count_an_emoji_as_two_units_and_never_split_it(void **state)
+{
+    char text[1024];
+
+    assert_segments("😀", 1, true);
+    assert_segments(repeat(text, sizeof(text), "", "😀", 35), 1, true);
+    assert_segments(repeat(text, sizeof(text), "", "😀", 36), 2, true);
+    /* A part holds 33 pairs (66 units): 66 emoji fit two parts, 67 (134 units) need three. */
+    assert_segments(repeat(text, sizeof(text), "", "😀", 66), 2, true);
+    assert_segments(repeat(text, sizeof(text), "", "😀", 67), 3, true);
+    /* 134 units either way, but a pair on units 67 and 68 moves whole to the second part. */
+    repeat(text, sizeof(text), "", "中", 65);
+    repeat_more(text, sizeof(text), "😀", 1);
+    repeat_more(text, sizeof(text), "中", 67);
+    assert_segments(text, 2, true);
+    repeat(text, sizeof(text), "", "中", 66);
+    repeat_more(text, sizeof(text), "😀", 1);
+    repeat_more(text, sizeof(text), "中", 66);
+    assert_segments(text, 3, true);
+    /* 68 + 2 = 70 is still one message. */
+    repeat(text, sizeof(text), "", "a", 68);
+    assert_segments(repeat_more(text, sizeof(text), "😀", 1), 1, true);
+}
+
+static void test_sms__segments_count_each_invalid_utf8_byte_as_one_unit(void **state)
+{
+    char text[1024];
+
+    assert_segments("\xff", 1, true);
+    assert_segments("\x80", 1, true);
+    assert_segments(repeat(text, sizeof(text), "", "\xff", 70), 1, true);
+    assert_segments(repeat(text, sizeof(text), "", "\xff", 71), 2, true);
+    /* A bad byte makes GSM 7-bit text UCS-2: 69 + 1 fit one message, 70 + 1 do not. */
+    assert_segments(repeat(text, sizeof(text), "\xfe", "a", 69), 1, true);
+    assert_segments(repeat(text, sizeof(text), "\xfe", "a", 70), 2, true);
+    /* Cut short, overlong, a surrogate, past U+10FFFF: every byte counts. 35 x 2 = 70. */
+    assert_segments(repeat(text, sizeof(text), "", "\xe4\xb8", 35), 1, true);
+    assert_segments(repeat(text, sizeof(text), "", "\xe4\xb8", 36), 2, true);
+    assert_segments(repeat(text, sizeof(text), "", "\xc0\xaf", 35), 1, true);
+    assert_segments(repeat(text, sizeof(text), "", "\xc0\xaf", 36), 2, true);
+    assert_segments(repeat(text, sizeof(text), "a", "\xed\xa0\x80", 23), 1, true);
+    assert_segments(repeat(text, sizeof(text), "ab", "\xed\xa0\x80", 23), 2, true);
+    assert_segments(repeat(text, sizeof(text), "ab", "\xf4\x90\x80\x80", 17), 1, true);
+    assert_segments(repeat(text, sizeof(text), "abc", "\xf4\x90\x80\x80", 17), 2, true);
+    /* A sequence cut short by the end of the text is two bad bytes, not a read past it. */
+    assert_segments("\xf0\x9f", 1, true);
+    assert_segments("a\xe4", 1, true);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Notification texts
+ * ------------------------------------------------------------------------------------- */
+
+static const char *const template_names[] = {
+    "recharge_succeeded", "low_balance", "recycle_warning",
+    "suspended",          "recycled",    "auto_renew_failed",
+};
+
+static struct sms_fields fields_demo(void)
+{
+    struct sms_fields fields = {
+        .card_no_masked = "8986***********0018",
+        .amount = 10000,
+        .balance = 10200,
+        .fee = 1000,
+        .arrears = 800,
+        .currency = "CNY",
+        .valid_until = "2027-01-31T00:00:00Z",
+        .due_at = "2026-12-01T00:00:00+08:00",
+        .recycle_at = "2026-12-31T00:00:00Z",
+    };
+    return fields;
+}
+
+/* The longest run of ASCII digits in "text". */
+static size_t longest_digit_run(const char *text)
+{
+    size_t longest = 0;
+    size_t run = 0;
+
+    for (const char *c = text; *c != '\0'; c++) {
+        run = *c >= '0' && *c <= '9' ? run + 1 : 0;
+        longest = run > longest ? run : longest;
+    }
+    return longest;
+}
+
+static void render_ok(char out[SMS_REPLY_MAX], const char *name, const struct sms_fields *fields,
+                      enum sms_language language)
+{
+    assert_int_equal(sms_render(out, name, fields, language), 0);
+}
+
+static void test_sms__render_recharge_succeeded_says_amount_balance_validity_and_card(void **state)
+{
+    struct sms_fields fields = fields_demo();
+    char out[SMS_REPLY_MAX];
+
+    render_ok(out, "recharge_succeeded", &fields, SMS_LANG_ZH);
+    assert_string_equal(out, "充值成功：100.00 元已到账，余额 102.00 元，有效期至 2027-01-31，"
+                             "卡号 8986***********0018。");
+    render_ok(out, "recharge_succeeded", &fields, SMS_LANG_EN);
+    assert_string_equal(out, "Top-up received: 100.00 CNY added, balance 102.00 CNY, valid "
+                             "until 2027-01-31. Card 8986***********0018.");
+    fields.valid_until = NULL;
+    render_ok(out, "recharge_succeeded", &fields, SMS_LANG_ZH);
+    assert_string_equal(out, "充值成功：100.00 元已到账，余额 102.00 元，卡号 "
+                             "8986***********0018。");
+    render_ok(out, "recharge_succeeded", &fields, SMS_LANG_EN);
+    assert_string_equal(out, "Top-up received: 100.00 CNY added, balance 102.00 CNY. Card "
+                             "8986***********0018.");
+    /* A validity that is not a date is left out rather than shown wrong. */
+    fields.valid_until = "someday";
+    render_ok(out, "recharge_succeeded", &fields, SMS_LANG_ZH);
+    assert_null(strstr(out, "有效期"));
+}
+
+static void test_sms__render_in_chinese_names_a_currency_other_than_yuan(void **state)
+{
+    struct sms_fields fields = fields_demo();
+    char out[SMS_REPLY_MAX];
+
+    fields.currency = "HKD";
+    fields.valid_until = NULL;
+    render_ok(out, "recharge_succeeded", &fields, SMS_LANG_ZH);
+    assert_string_equal(out, "充值成功：100.00 HKD 已到账，余额 102.00 HKD，卡号 "
+                             "8986***********0018。");
+    render_ok(out, "low_balance", &fields, SMS_LANG_ZH);
+    assert_non_null(strstr(out, "余额 102.00 HKD，"));
+    assert_null(strstr(out, "元"));
+}
+
+static void test_sms__render_low_balance_says_the_fee_its_day_and_how_to_top_up(void **state)
+{
+    struct sms_fields fields = fields_demo();
+    char out[SMS_REPLY_MAX];
+
+    fields.balance = 500;
+    render_ok(out, "low_balance", &fields, SMS_LANG_ZH);
+    assert_string_equal(out, "温馨提示：卡号 8986***********0018 余额 5.00 元，不足以支付 "
+                             "2026-12-01 的月费 10.00 元。请及时充值以免停机，发送 CZ "
+                             "获取充值链接。");
+    render_ok(out, "low_balance", &fields, SMS_LANG_EN);
+    assert_string_equal(out, "Reminder: card 8986***********0018 has 5.00 CNY, not enough for "
+                             "the 10.00 CNY fee due on 2026-12-01. Please top up to keep your "
+                             "number. Send CZ for a recharge link.");
+}
+
+static void test_sms__render_suspended_says_arrears_and_the_day_to_beat(void **state)
+{
+    struct sms_fields fields = fields_demo();
+    char out[SMS_REPLY_MAX];
+
+    render_ok(out, "suspended", &fields, SMS_LANG_ZH);
+    assert_string_equal(out, "停机通知：卡号 8986***********0018 已停机，欠费 8.00 元。请在 "
+                             "2026-12-31 前充值，否则号码将被回收。发送 CZ 获取充值链接。");
+    render_ok(out, "suspended", &fields, SMS_LANG_EN);
+    assert_string_equal(out, "Card 8986***********0018 is suspended, arrears 8.00 CNY. Top up "
+                             "before 2026-12-31 to keep your number, or it will be recycled. "
+                             "Send CZ for a recharge link.");
+    /* A card on a validity plan is suspended owing nothing. */
+    fields.arrears = 0;
+    render_ok(out, "suspended", &fields, SMS_LANG_ZH);
+    assert_null(strstr(out, "欠费"));
+    assert_non_null(strstr(out, "2026-12-31"));
+    render_ok(out, "suspended", &fields, SMS_LANG_EN);
+    assert_null(strstr(out, "arrears"));
+}
+
+static void test_sms__render_recycle_warning_recycled_and_auto_renew_failed(void **state)
+{
+    struct sms_fields fields = fields_demo();
+    char out[SMS_REPLY_MAX];
+
+    render_ok(out, "recycle_warning", &fields, SMS_LANG_ZH);
+    assert_string_equal(out, "最后提醒：卡号 8986***********0018 仍在停机，号码将于 2026-12-31 "
+                             "被回收，回收后无法恢复。请尽快充值，发送 CZ 获取充值链接。");
+    render_ok(out, "recycle_warning", &fields, SMS_LANG_EN);
+    assert_non_null(strstr(out, "Last warning"));
+    assert_non_null(strstr(out, "recycled on 2026-12-31"));
+    render_ok(out, "recycled", &fields, SMS_LANG_ZH);
+    assert_non_null(strstr(out, "号码已被回收"));
+    render_ok(out, "recycled", &fields, SMS_LANG_EN);
+    assert_non_null(strstr(out, "has been recycled"));
+    render_ok(out, "auto_renew_failed", &fields, SMS_LANG_ZH);
+    assert_non_null(strstr(out, "自动续费"));
+    assert_non_null(strstr(out, "CZ"));
+    render_ok(out, "auto_renew_failed", &fields, SMS_LANG_EN);
+    assert_non_null(strstr(out, "Auto-renewal could not charge"));
+    assert_non_null(strstr(out, "CZ"));
+}
+
+static void test_sms__render_needs_only_the_card_where_no_other_field_is_used(void **state)
+{
+    struct sms_fields fields = {.card_no_masked = "8986***********0018",
+                                .amount = -1,
+                                .balance = -1,
+                                .fee = -1,
+                                .arrears = -1,
+                                .recycle_at = "2026-12-31T00:00:00Z"};
+    char out[SMS_REPLY_MAX];
+
+    render_ok(out, "recycled", &fields, SMS_LANG_ZH);
+    render_ok(out, "auto_renew_failed", &fields, SMS_LANG_EN);
+    render_ok(out, "recycle_warning", &fields, SMS_LANG_ZH);
+}
+
+static void assert_render_refused(const char *name, const struct sms_fields *fields)
+{
+    char out[SMS_REPLY_MAX];
+
+    for (int language = SMS_LANG_ZH; language <= SMS_LANG_EN; language++) {
+        memcpy(out, "stale", 6);
+        assert_int_equal(sms_render(out, name, fields, (enum sms_language)language),
+                         LEB_E_INVALID_REQUEST);
+        assert_string_equal(out, "");
+    }
+}
+
+static void test_sms__render_refuses_an_unknown_template_and_clears_out(void **state)
+{
+    struct sms_fields fields = fields_demo();
+
+    assert_render_refused(NULL, &fields);
+    assert_render_refused("", &fields);
+    assert_render_refused("recharge", &fields);
+    assert_render_refused("Recycled", &fields);
+    assert_render_refused("recycled ", &fields);
+    assert_render_refused("recharge_succeeded_recharge_succeeded_recharge_succeeded", &fields);
+}
+
+static void test_sms__render_refuses_a_missing_or_negative_field_and_clears_out(void **state)
+{
+    for (size_t t = 0; t < sizeof(template_names) / sizeof(template_names[0]); t++) {
+        struct sms_fields fields = fields_demo();
+
+        fields.card_no_masked = NULL;
+        assert_render_refused(template_names[t], &fields);
+    }
+    {
+        struct sms_fields fields = fields_demo();
+        fields.amount = -1;
+        assert_render_refused("recharge_succeeded", &fields);
+    }
+    {
+        struct sms_fields fields = fields_demo();
+        fields.balance = -1;
+        assert_render_refused("recharge_succeeded", &fields);
+        assert_render_refused("low_balance", &fields);
+    }
+    {
+        struct sms_fields fields = fields_demo();
+        fields.fee = INT64_MIN;
+        assert_render_refused("low_balance", &fields);
+    }
+    {
+        struct sms_fields fields = fields_demo();
+        fields.arrears = -800;
+        assert_render_refused("suspended", &fields);
+    }
+    {
+        struct sms_fields fields = fields_demo();
+        fields.currency = NULL;
+        assert_render_refused("recharge_succeeded", &fields);
+        assert_render_refused("low_balance", &fields);
+        assert_render_refused("suspended", &fields);
+        fields.currency = "cny";
+        assert_render_refused("recharge_succeeded", &fields);
+        fields.currency = "YUAN";
+        assert_render_refused("suspended", &fields);
+    }
+    {
+        struct sms_fields fields = fields_demo();
+        fields.due_at = NULL;
+        assert_render_refused("low_balance", &fields);
+        fields.due_at = "12/01/2026";
+        assert_render_refused("low_balance", &fields);
+    }
+    {
+        struct sms_fields fields = fields_demo();
+        fields.recycle_at = NULL;
+        assert_render_refused("suspended", &fields);
+        assert_render_refused("recycle_warning", &fields);
+        fields.recycle_at = "2026-12";
+        assert_render_refused("recycle_warning", &fields);
+    }
+}
+
+static void test_sms__render_refuses_a_card_number_that_is_not_masked(void **state)
+{
+    static const char *const unmasked[] = {
+        "8986010000000000018", "", "8986 ******* 0018", "8986***********00180", "+8613800000001",
+    };
+
+    for (size_t i = 0; i < sizeof(unmasked) / sizeof(unmasked[0]); i++) {
+        for (size_t t = 0; t < sizeof(template_names) / sizeof(template_names[0]); t++) {
+            struct sms_fields fields = fields_demo();
+
+            fields.card_no_masked = unmasked[i];
+            assert_render_refused(template_names[t], &fields);
+        }
+    }
+}
+
+static void test_sms__every_text_fits_two_segments_even_at_the_extremes(void **state)
+{
+    /* 9999999.99 is the largest amount a card will see; INT64_MAX is the largest it can. */
+    const int64_t amounts[] = {0, 1, 999999999, INT64_MAX};
+    const char *const currencies[] = {"CNY", "USD"};
+    const char *const valid_untils[] = {NULL, "9999-12-31T23:59:59Z"};
+    const char *const cards[] = {"8986***********0018", "****"};
+
+    for (size_t t = 0; t < sizeof(template_names) / sizeof(template_names[0]); t++) {
+        for (size_t a = 0; a < sizeof(amounts) / sizeof(amounts[0]); a++) {
+            for (size_t c = 0; c < 2; c++) {
+                for (size_t v = 0; v < 2; v++) {
+                    for (size_t k = 0; k < 2; k++) {
+                        struct sms_fields fields = {
+                            .card_no_masked = cards[k],
+                            .amount = amounts[a],
+                            .balance = amounts[a],
+                            .fee = amounts[a],
+                            .arrears = amounts[a],
+                            .currency = currencies[c],
+                            .valid_until = valid_untils[v],
+                            .due_at = "9999-12-31T23:59:59Z",
+                            .recycle_at = "9999-12-31T23:59:59Z",
+                        };
+                        char out[SMS_REPLY_MAX];
+                        bool ucs2 = false;
+
+                        render_ok(out, template_names[t], &fields, SMS_LANG_ZH);
+                        assert_in_range(sms_segments(out, &ucs2), 1, 2);
+                        assert_true(ucs2);
+                        assert_non_null(strstr(out, cards[k]));
+                        assert_true(longest_digit_run(out) < 19);
+                        assert_fits_two_ucs2_segments(out);
+
+                        render_ok(out, template_names[t], &fields, SMS_LANG_EN);
+                        assert_in_range(sms_segments(out, &ucs2), 1, 2);
+                        assert_false(ucs2);
+                        assert_true(is_gsm7_basic_ascii(out));
+                        assert_non_null(strstr(out, cards[k]));
+                        assert_true(longest_digit_run(out) < 19);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void test_sms__every_text_names_the_card_and_points_to_what_to_do(void **state)
+{
+    struct sms_fields fields = fields_demo();
+    char out[SMS_REPLY_MAX];
+
+    for (size_t t = 0; t < sizeof(template_names) / sizeof(template_names[0]); t++) {
+        bool asks_for_top_up = strcmp(template_names[t], "recharge_succeeded") != 0 &&
+                               strcmp(template_names[t], "recycled") != 0;
+
+        render_ok(out, template_names[t], &fields, SMS_LANG_ZH);
+        assert_non_null(strstr(out, "卡号 8986***********0018"));
+        assert_true(!asks_for_top_up || strstr(out, "发送 CZ") != NULL);
+        render_ok(out, template_names[t], &fields, SMS_LANG_EN);
+        assert_non_null(strstr(out, "ard 8986***********0018"));
+        assert_true(!asks_for_top_up || strstr(out, "Send CZ") != NULL ||
+                    strstr(out, "send CZ") != NULL);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -369,6 +884,26 @@ int main(void)
         cmocka_unit_test(test_sms__no_card_reply_points_to_help),
         cmocka_unit_test(test_sms__card_number_reply_names_the_whole_card_number),
         cmocka_unit_test(test_sms__recharge_reply_carries_the_link_whole_even_at_its_longest),
+        cmocka_unit_test(test_sms__segments_of_an_empty_text_are_none),
+        cmocka_unit_test(test_sms__segments_fit_160_gsm7_characters_in_one),
+        cmocka_unit_test(test_sms__segments_know_the_whole_gsm7_basic_table),
+        cmocka_unit_test(test_sms__segments_count_the_extension_table_twice),
+        cmocka_unit_test(test_sms__segments_never_split_an_escape_pair),
+        cmocka_unit_test(test_sms__segments_need_ucs2_for_anything_outside_gsm7),
+        cmocka_unit_test(test_sms__segments_fit_70_ucs2_characters_in_one),
+        cmocka_unit_test(test_sms__segments_count_an_emoji_as_two_units_and_never_split_it),
+        cmocka_unit_test(test_sms__segments_count_each_invalid_utf8_byte_as_one_unit),
+        cmocka_unit_test(test_sms__render_recharge_succeeded_says_amount_balance_validity_and_card),
+        cmocka_unit_test(test_sms__render_in_chinese_names_a_currency_other_than_yuan),
+        cmocka_unit_test(test_sms__render_low_balance_says_the_fee_its_day_and_how_to_top_up),
+        cmocka_unit_test(test_sms__render_suspended_says_arrears_and_the_day_to_beat),
+        cmocka_unit_test(test_sms__render_recycle_warning_recycled_and_auto_renew_failed),
+        cmocka_unit_test(test_sms__render_needs_only_the_card_where_no_other_field_is_used),
+        cmocka_unit_test(test_sms__render_refuses_an_unknown_template_and_clears_out),
+        cmocka_unit_test(test_sms__render_refuses_a_missing_or_negative_field_and_clears_out),
+        cmocka_unit_test(test_sms__render_refuses_a_card_number_that_is_not_masked),
+        cmocka_unit_test(test_sms__every_text_fits_two_segments_even_at_the_extremes),
+        cmocka_unit_test(test_sms__every_text_names_the_card_and_points_to_what_to_do),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
