@@ -18,6 +18,7 @@ packages=(
   chromium                               # browser tests
   sqlite3                                # inspecting a database by hand
   fonts-wqy-microhei                     # Chinese glyphs for browser screenshots
+  kannel kannel-extras                   # the real SMS gateway and its fake SMS centre, in tests
 )
 
 missing=()

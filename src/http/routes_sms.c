@@ -83,5 +83,11 @@ int route_sms_inbound(struct http_request *request, struct http_response *respon
              : command == SMS_CMD_CARD_NO  ? "card_no"
              : command == SMS_CMD_RECHARGE ? "recharge"
                                            : "other");
+    /* Kannel sends a get-url answer as GSM 7-bit unless told otherwise: Chinese must go as
+     * UCS-2 (the sms-service needs accept-x-kannel-headers = yes for this header). */
+    bool ucs2 = false;
+    (void)sms_segments(reply, &ucs2);
+    if (ucs2)
+        http_header_add(response, "X-Kannel-Coding", "2");
     return http_reply_text(response, 200, "text/plain; charset=utf-8", reply);
 }

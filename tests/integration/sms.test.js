@@ -61,6 +61,8 @@ test('YE answers the balance in yuan, as text/plain, without the full card numbe
   const response = await inbound({ text: 'YE' });
   assertReply(response, 'YE');
   assert.ok(response.text.includes(yuan), `the reply ${JSON.stringify(response.text)} has ${yuan}`);
+  /* Chinese must leave Kannel as UCS-2, which it does only when told. */
+  assert.equal(response.headers.get('x-kannel-coding'), '2');
 });
 
 test('the balance in the reply follows a recharge', async () => {
