@@ -16,6 +16,7 @@ static int outbox_list_run(struct lebctl *ctx, const struct lebctl_args *args)
     const char *status = args_get(args, "status");
     const char *kind = args_get(args, "kind");
     const char *destination = args_get(args, "destination");
+    const char *delivery = args_get(args, "delivery");
     const char *limit = args_get(args, "limit");
     char path[LEBCTL_PATH_MAX], escaped[3 * OUTBOX_QUERY_MAX + 1];
     size_t used =
@@ -25,9 +26,9 @@ static int outbox_list_run(struct lebctl *ctx, const struct lebctl_args *args)
             return usage_error(&lebctl_command_outbox_list, "--limit takes 1 to 1000");
         used += (size_t)snprintf(path + used, sizeof path - used, "%s", limit);
     }
-    const char *names[] = {"status", "kind", "destination"};
-    const char *values[] = {status, kind, destination};
-    for (size_t i = 0; i < 3; i++) {
+    const char *names[] = {"status", "kind", "destination", "delivery"};
+    const char *values[] = {status, kind, destination, delivery};
+    for (size_t i = 0; i < 4; i++) {
         if (values[i] == NULL)
             continue;
         if (strlen(values[i]) > OUTBOX_QUERY_MAX ||
@@ -51,8 +52,8 @@ static int outbox_list_run(struct lebctl *ctx, const struct lebctl_args *args)
         http_response_free(&response);
         return LEBCTL_EXIT_SERVER;
     }
-    static const char *const headers[] = {"ID",     "KIND",     "TO",   "WHAT",
-                                          "STATUS", "ATTEMPTS", "NEXT", "LAST ERROR"};
+    static const char *const headers[] = {"ID",       "KIND", "TO",       "WHAT",      "STATUS",
+                                          "ATTEMPTS", "NEXT", "DELIVERY", "LAST ERROR"};
     enum { COLUMNS = sizeof headers / sizeof headers[0] };
     struct out_table *table = out_table_new(COLUMNS, headers);
     out_table_align_right(table, 0);
@@ -73,6 +74,7 @@ static int outbox_list_run(struct lebctl *ctx, const struct lebctl_args *args)
             out_format_value(json_object_get(message, "status"), false, NULL),
             out_format_value(json_object_get(message, "attempts"), false, NULL),
             out_format_value(json_object_get(message, "next_attempt_at"), false, NULL),
+            out_format_value(json_object_get(message, "delivery"), false, NULL),
             out_format_value(json_object_get(message, "last_error"), false, NULL),
         };
         out_table_add_row_owned(table, cells);
@@ -105,6 +107,9 @@ static const struct lebctl_option outbox_list_options[] = {
     {"status", "STATUS", "pending, delivered or dead"},
     {"kind", "KIND", "sms or webhook"},
     {"destination", "TO", "a phone number, or telecom"},
+    {"delivery", "STATE",
+     "SMS by the gateway's report: none, queued, accepted, delivered, "
+     "undelivered or rejected"},
     {"limit", "N", "at most N messages, newest first (1..1000, default 50)"},
     {NULL, NULL, NULL},
 };
@@ -112,9 +117,10 @@ static const struct lebctl_option outbox_list_options[] = {
 const struct lebctl_command lebctl_command_outbox_list = {
     .group = "outbox",
     .name = "list",
-    .synopsis = "[--status STATUS] [--kind KIND] [--destination TO] [--limit N]",
+    .synopsis = "[--status STATUS] [--kind KIND] [--destination TO] [--delivery STATE] [--limit N]",
     .summary = "list outgoing messages (SMS, telecom webhooks) and their delivery state",
-    .help = "Sends GET /api/v1/admin/outbox. Dead letters: --status dead.\n",
+    .help = "Sends GET /api/v1/admin/outbox. Dead letters: --status dead. DELIVERY is the SMS\n"
+            "gateway's last delivery report; STATUS delivered means the gateway took it.\n",
     .options = outbox_list_options,
     .positionals_min = 0,
     .positionals_max = 0,

@@ -17,6 +17,7 @@
 
 #include "core/lifecycle.h"
 #include "core/plan.h"
+#include "core/sms.h"
 #include "store/store.h"
 
 #define APP_SECRET_SIZE 256
@@ -223,5 +224,56 @@ LEB_MUST_CHECK int app_login(struct app *app, char out_token[APP_TOKEN_SIZE], en
 
 /* Resolves a bearer token; LEB_E_UNAUTHORIZED if unknown or expired. */
 LEB_MUST_CHECK int app_token_verify(struct app *app, struct token_row *out, const char *token);
+
+/* Draws a new token into "out_token", its hash (what the store keeps) into "out_hash", and
+ * sets "token->expires_at" "ttl_s" from now (real time). */
+void app_token_new(char out_token[APP_TOKEN_SIZE], char (*out_hash)[TOKEN_HASH_SIZE],
+                   struct token_row *token, int64_t ttl_s);
+
+/* Ends the session of "token" (an operator's or a cardholder's); LEB_E_UNAUTHORIZED if it is
+ * not one. */
+LEB_MUST_CHECK int app_logout(struct app *app, const char *token);
+
+/* Forgets expired sessions and the one-time codes that no longer count for any limit;
+ * "*removed" says how many. */
+LEB_MUST_CHECK int app_sessions_prune(struct app *app, int64_t *removed);
+
+/* ---- the cardholder's self-service (portal.c) ---- */
+
+/*
+ * Sends a one-time login code by SMS to "number" (a phone number as typed) if a card is
+ * registered to it. The same answer, and the same limits, whether or not one is: 0, or
+ * LEB_E_RATE_LIMITED with "*retry_after_s"; LEB_E_INVALID_PHONE_NUMBER for what is no phone
+ * number at all.
+ */
+LEB_MUST_CHECK int app_portal_code_send(struct app *app, const char *number,
+                                        int64_t *retry_after_s);
+
+/* Exchanges a phone number and its code for a session on that number's card ("out_token",
+ * valid until "*expires_at"; "card" the card). LEB_E_INVALID_CODE or LEB_E_TOO_MANY_ATTEMPTS
+ * otherwise, the same for a number without a card. */
+LEB_MUST_CHECK int app_portal_session_open(struct app *app, char out_token[APP_TOKEN_SIZE],
+                                           int64_t *expires_at, struct card_row *card,
+                                           const char *number, const char *code);
+
+/* Sets the language of a card's SMS and portal ("zh" or "en", see portal_language_parse). */
+LEB_MUST_CHECK int app_card_language_set(struct app *app, const char *card_no,
+                                         const char *language);
+
+/* Answers an inbound SMS "text" from "from" (sms.c): the reply to send back, in the card's
+ * language; commands that change something (TD then Y, EN, ZW) are written before the reply
+ * says so. */
+LEB_MUST_CHECK int app_sms_inbound(struct app *app, char reply[SMS_REPLY_MAX], const char *from,
+                                   const char *text);
+
+/* Records a delivery report of the SMS sent from outbox message "id" (sms.c). "token" must be
+ * app_sms_dlr_token(id): LEB_E_FORBIDDEN otherwise. LEB_E_NOT_FOUND for an unknown message,
+ * LEB_E_INVALID_REQUEST for an unknown report type. */
+LEB_MUST_CHECK int app_sms_delivery_report(struct app *app, int64_t id, const char *token,
+                                           int64_t dlr_type);
+
+#define APP_DLR_TOKEN_SIZE 33
+/* The token a delivery report of message "id" must carry: it addresses that one message. */
+void app_sms_dlr_token(const struct app *app, char out[APP_DLR_TOKEN_SIZE], int64_t id);
 
 #endif

@@ -90,21 +90,67 @@ int app_login(struct app *app, char out_token[APP_TOKEN_SIZE], enum role *role, 
     if (crypto_pwhash_str_verify(user.password_hash, password, password_size) != 0)
         return LEB_E_INVALID_CREDENTIALS;
 
-    unsigned char random[32];
-    randombytes_buf(random, sizeof(random));
-    sodium_bin2base64(out_token, APP_TOKEN_SIZE, random, sizeof(random),
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    struct token_job job = {.now = wall_now()};
-    token_hash(job.hash, out_token);
-    job.token.user_id = user.id;
-    job.token.role = user.role;
-    job.token.expires_at = job.now + APP_TOKEN_TTL_S;
+    struct token_row token = {.user_id = user.id, .role = user.role};
+    struct token_job job;
+    app_token_new(out_token, &job.hash, &token, APP_TOKEN_TTL_S);
+    job.token = token;
+    job.now = wall_now();
     rc = store_write(app->store, token_in_tx, &job);
     if (rc < 0)
         return rc;
     *role = user.role;
-    *expires_at = job.token.expires_at;
+    *expires_at = token.expires_at;
     return 0;
+}
+
+void app_token_new(char out_token[APP_TOKEN_SIZE], char (*out_hash)[TOKEN_HASH_SIZE],
+                   struct token_row *token, int64_t ttl_s)
+{
+    unsigned char random[32];
+    randombytes_buf(random, sizeof(random));
+    sodium_bin2base64(out_token, APP_TOKEN_SIZE, random, sizeof(random),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    token_hash(*out_hash, out_token);
+    token->expires_at = wall_now() + ttl_s;
+}
+
+struct prune_job {
+    int64_t business_now;
+    int64_t real_now;
+    int64_t removed;
+};
+
+static int prune_in_tx(struct store_tx *tx, void *arg)
+{
+    struct prune_job *job = arg;
+    return STORE_TX(tx, tx_prune, job->business_now, job->business_now - PORTAL_CODE_WINDOW_S,
+                    job->real_now, &job->removed);
+}
+
+int app_sessions_prune(struct app *app, int64_t *removed)
+{
+    /* A challenge is kept while it counts for the hourly limit of its number: forgetting it
+     * sooner would hand that number a fresh allowance. */
+    struct prune_job job = {.business_now = app_now(app), .real_now = wall_now()};
+    int rc = store_write(app->store, prune_in_tx, &job);
+    *removed = job.removed;
+    return rc;
+}
+
+static int token_delete_in_tx(struct store_tx *tx, void *arg)
+{
+    return STORE_TX(tx, tx_token_delete, arg);
+}
+
+int app_logout(struct app *app, const char *token)
+{
+    size_t size = strlen(token);
+    if (size < 16 || size >= APP_TOKEN_SIZE)
+        return LEB_E_UNAUTHORIZED;
+    char hash[TOKEN_HASH_SIZE];
+    token_hash(hash, token);
+    int rc = store_write(app->store, token_delete_in_tx, hash);
+    return rc == LEB_E_NOT_FOUND ? LEB_E_UNAUTHORIZED : rc;
 }
 
 int app_token_verify(struct app *app, struct token_row *out, const char *token)
@@ -116,7 +162,7 @@ int app_token_verify(struct app *app, struct token_row *out, const char *token)
     token_hash(hash, token);
     int rc = STORE_CALL(app->store, token_get, out, hash);
     if (rc < 0)
-        return rc == LEB_E_UNAUTHORIZED ? rc : rc;
+        return rc;
     if (out->expires_at <= wall_now())
         return LEB_E_UNAUTHORIZED;
     return 0;

@@ -143,7 +143,14 @@ static int credit(struct store_tx *tx, struct apply_job *job, struct order_row *
     order_step(order, ORDER_EVENT_CREDITED);
     order->credited_at = job->now;
     job->outcome = PAYMENT_CREDITED;
-    return outbox_recharged(tx, &card, order, job->now);
+    rc = outbox_recharged(tx, &card, order, job->now);
+    /* The cardholder reads that the money arrived, then that the number works again. */
+    if (rc == 0 && applied.status_before != card.status)
+        rc = app_outbox_sms(
+            tx, &card, "reactivated",
+            json_pack("{s:I, s:s}", "balance", (json_int_t)card.balance, "currency", card.currency),
+            job->now);
+    return rc;
 }
 
 static int decide(struct store_tx *tx, struct apply_job *job, struct order_row *order)

@@ -70,6 +70,10 @@ static const struct leb_error_info leb_error_table[] = {
     [-LEB_E_UNAVAILABLE] = {"unavailable", 503, "The service is unavailable; try again later."},
     [-LEB_E_INVALID_PLAN] = {"invalid_plan", 400, "The plan's fields contradict each other."},
     [-LEB_E_ORDER_EXISTS] = {"order_exists", 409, "That order number is taken."},
+    [-LEB_E_INVALID_CODE] = {"invalid_code", 401,
+                             "The code is wrong or has expired; request a new one."},
+    [-LEB_E_TOO_MANY_ATTEMPTS] = {"too_many_attempts", 429,
+                                  "Too many wrong codes; request a new one."},
 };
 
 /* A code added to error.h without a row here fails the build, not a request. */

@@ -61,7 +61,9 @@ enum leb_error {
     LEB_E_UNAVAILABLE = -31,                /* 503 unavailable: shutting down, store down */
     LEB_E_INVALID_PLAN = -32,               /* 400 invalid_plan: a plan's fields contradict */
     LEB_E_ORDER_EXISTS = -33,               /* 409 order_exists: an order number was taken */
-    LEB_E_ERROR_COUNT_ = -34                /* one past the last code; not a code */
+    LEB_E_INVALID_CODE = -34,               /* 401 invalid_code: a one-time code is wrong or old */
+    LEB_E_TOO_MANY_ATTEMPTS = -35,          /* 429 too_many_attempts: a code's tries are used */
+    LEB_E_ERROR_COUNT_ = -36                /* one past the last code; not a code */
 };
 
 /* The stable snake_case name of "code" ("invalid_card_number"); "internal" for unknown. */

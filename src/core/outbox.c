@@ -31,6 +31,69 @@ int outbox_status_parse(enum outbox_status *out, const char *name)
     return LEB_E_INVALID_REQUEST;
 }
 
+static const char *const sms_delivery_names[SMS_DELIVERY_COUNT] = {
+    [SMS_DELIVERY_NONE] = "",
+    [SMS_DELIVERY_QUEUED] = "queued",
+    [SMS_DELIVERY_ACCEPTED] = "accepted",
+    [SMS_DELIVERY_DELIVERED] = "delivered",
+    [SMS_DELIVERY_UNDELIVERED] = "undelivered",
+    [SMS_DELIVERY_REJECTED] = "rejected",
+};
+
+const char *sms_delivery_name(enum sms_delivery delivery)
+{
+    LEB_ASSERT((int)delivery >= 0 && delivery < SMS_DELIVERY_COUNT);
+    return sms_delivery_names[delivery];
+}
+
+int sms_delivery_parse(enum sms_delivery *out, const char *name)
+{
+    LEB_ASSERT(out != NULL);
+    for (int i = 0; name != NULL && i < SMS_DELIVERY_COUNT; i++) {
+        if (strcmp(sms_delivery_names[i], name) == 0) {
+            *out = (enum sms_delivery)i;
+            return LEB_OK;
+        }
+    }
+    return LEB_E_INVALID_REQUEST;
+}
+
+int sms_delivery_of_dlr(enum sms_delivery *out, int64_t dlr_type)
+{
+    LEB_ASSERT(out != NULL);
+    switch (dlr_type) {
+    case 1:
+        *out = SMS_DELIVERY_DELIVERED;
+        return LEB_OK;
+    case 2:
+        *out = SMS_DELIVERY_UNDELIVERED;
+        return LEB_OK;
+    case 4:
+        *out = SMS_DELIVERY_QUEUED;
+        return LEB_OK;
+    case 8:
+        *out = SMS_DELIVERY_ACCEPTED;
+        return LEB_OK;
+    case 16:
+        *out = SMS_DELIVERY_REJECTED;
+        return LEB_OK;
+    default:
+        return LEB_E_INVALID_REQUEST;
+    }
+}
+
+/* None, then on its way, then at the SMS centre, then final. */
+static int sms_delivery_rank(enum sms_delivery delivery)
+{
+    LEB_ASSERT((int)delivery >= 0 && delivery < SMS_DELIVERY_COUNT);
+    return delivery >= SMS_DELIVERY_DELIVERED ? 3 : (int)delivery;
+}
+
+enum sms_delivery sms_delivery_merge(enum sms_delivery current, enum sms_delivery report)
+{
+    return sms_delivery_rank(report) > sms_delivery_rank(current) ? report : current;
+}
+
 int outbox_after_attempt(struct outbox_attempt *out, int64_t attempts_before, bool succeeded,
                          int64_t now, int64_t attempts_max, int64_t backoff_s)
 {

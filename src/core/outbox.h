@@ -38,4 +38,32 @@ LEB_MUST_CHECK int outbox_after_attempt(struct outbox_attempt *out, int64_t atte
 LEB_MUST_CHECK int outbox_resend(struct outbox_attempt *out, enum outbox_status status,
                                  int64_t now);
 
+/*
+ * Where an SMS has got to after the gateway took it, from the gateway's delivery reports
+ * (Kannel's dlr-url "%d": 1 delivered to the phone, 2 not delivered to the phone, 4 queued
+ * at the SMS centre, 8 accepted by the SMS centre, 16 rejected by the SMS centre).
+ */
+enum sms_delivery {
+    SMS_DELIVERY_NONE = 0,    /* no report yet */
+    SMS_DELIVERY_QUEUED,      /* 4 */
+    SMS_DELIVERY_ACCEPTED,    /* 8 */
+    SMS_DELIVERY_DELIVERED,   /* 1: final */
+    SMS_DELIVERY_UNDELIVERED, /* 2: final */
+    SMS_DELIVERY_REJECTED,    /* 16: final */
+    SMS_DELIVERY_COUNT
+};
+
+/* "" for none, then "queued", "accepted", "delivered", "undelivered", "rejected". */
+const char *sms_delivery_name(enum sms_delivery delivery);
+LEB_MUST_CHECK int sms_delivery_parse(enum sms_delivery *out, const char *name);
+
+/* The report a Kannel DLR type stands for: exactly one of 1, 2, 4, 8, 16, else
+ * LEB_E_INVALID_REQUEST. */
+LEB_MUST_CHECK int sms_delivery_of_dlr(enum sms_delivery *out, int64_t dlr_type);
+
+/* What a message's state becomes when "report" arrives in state "current": reports arrive out
+ * of order (an SMS centre's "accepted" after the phone's "delivered"), so a state never goes
+ * back, and the first final report stands. */
+enum sms_delivery sms_delivery_merge(enum sms_delivery current, enum sms_delivery report);
+
 #endif

@@ -16,6 +16,7 @@
 #define RATELIMIT_MILLI 1000
 /* At one token a minute, a milli-token takes 60 ms: rate_per_min * 1000 / 60000 = 1 / 60. */
 #define RATELIMIT_MS_PER_MILLI_AT_ONE_PER_MIN 60
+#define RATELIMIT_MS_PER_MILLI_AT_ONE_PER_HOUR 3600
 
 static void ratelimit_assert_burst(int64_t burst)
 {
@@ -58,8 +59,8 @@ void ratelimit_init(struct ratelimit_bucket *bucket, int64_t burst, int64_t now_
  * the same time is never counted twice when the clock recovers. An elapsed time so long that
  * the arithmetic would overflow has certainly refilled the bucket.
  */
-bool ratelimit_take(struct ratelimit_bucket *bucket, int64_t rate_per_min, int64_t burst,
-                    int64_t now_ms)
+static bool ratelimit_take_at(struct ratelimit_bucket *bucket, int64_t ms_per_milli_at_one,
+                              int64_t rate_per_min, int64_t burst, int64_t now_ms)
 {
     int64_t capacity_milli;
 
@@ -77,8 +78,8 @@ bool ratelimit_take(struct ratelimit_bucket *bucket, int64_t rate_per_min, int64
     if (now_ms > bucket->updated_ms && rate_per_min == 0) {
         bucket->updated_ms = now_ms;
     } else if (now_ms > bucket->updated_ms) {
-        int64_t divisor = ratelimit_gcd(RATELIMIT_MS_PER_MILLI_AT_ONE_PER_MIN, rate_per_min);
-        int64_t quantum_ms = RATELIMIT_MS_PER_MILLI_AT_ONE_PER_MIN / divisor;
+        int64_t divisor = ratelimit_gcd(ms_per_milli_at_one, rate_per_min);
+        int64_t quantum_ms = ms_per_milli_at_one / divisor;
         int64_t milli_per_quantum = rate_per_min / divisor;
         int64_t room_milli = capacity_milli - bucket->tokens_milli;
         int64_t elapsed_ms;
@@ -104,4 +105,18 @@ bool ratelimit_take(struct ratelimit_bucket *bucket, int64_t rate_per_min, int64
     }
     bucket->tokens_milli -= RATELIMIT_MILLI;
     return true;
+}
+
+bool ratelimit_take(struct ratelimit_bucket *bucket, int64_t rate_per_min, int64_t burst,
+                    int64_t now_ms)
+{
+    return ratelimit_take_at(bucket, RATELIMIT_MS_PER_MILLI_AT_ONE_PER_MIN, rate_per_min, burst,
+                             now_ms);
+}
+
+bool ratelimit_take_hourly(struct ratelimit_bucket *bucket, int64_t rate_per_hour, int64_t burst,
+                           int64_t now_ms)
+{
+    return ratelimit_take_at(bucket, RATELIMIT_MS_PER_MILLI_AT_ONE_PER_HOUR, rate_per_hour, burst,
+                             now_ms);
 }

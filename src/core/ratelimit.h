@@ -20,4 +20,9 @@ void ratelimit_init(struct ratelimit_bucket *bucket, int64_t burst, int64_t now_
 bool ratelimit_take(struct ratelimit_bucket *bucket, int64_t rate_per_min, int64_t burst,
                     int64_t now_ms);
 
+/* The same, refilling "rate_per_hour" tokens an hour: for what may happen a few times an hour
+ * (one-time codes sent by SMS). */
+bool ratelimit_take_hourly(struct ratelimit_bucket *bucket, int64_t rate_per_hour, int64_t burst,
+                           int64_t now_ms);
+
 #endif

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/autorenew.h"
 #include "core/cardno.h"
 #include "core/money.h"
 
@@ -28,13 +29,19 @@ struct sms_command_word {
     enum sms_command command;
 };
 
+/* Y alone means something only while a confirmation is pending; the application, not this
+ * table, knows whether one is. */
 static const struct sms_command_word sms_command_words[] = {
     {"YE", SMS_CMD_BALANCE},        {"余额", SMS_CMD_BALANCE},
     {"KH", SMS_CMD_CARD_NO},        {"卡号", SMS_CMD_CARD_NO},
     {"CZ", SMS_CMD_RECHARGE},       {"充值", SMS_CMD_RECHARGE},
     {"BZ", SMS_CMD_HELP},           {"帮助", SMS_CMD_HELP},
     {"ZD", SMS_CMD_AUTO_RENEW},     {"自动续费", SMS_CMD_AUTO_RENEW},
-    {"TD", SMS_CMD_AUTO_RENEW_OFF},
+    {"TD", SMS_CMD_AUTO_RENEW_OFF}, {"关闭自动续费", SMS_CMD_AUTO_RENEW_OFF},
+    {"Y", SMS_CMD_CONFIRM},         {"YES", SMS_CMD_CONFIRM},
+    {"是", SMS_CMD_CONFIRM},        {"确认", SMS_CMD_CONFIRM},
+    {"EN", SMS_CMD_LANG_EN},        {"ENGLISH", SMS_CMD_LANG_EN},
+    {"ZW", SMS_CMD_LANG_ZH},        {"中文", SMS_CMD_LANG_ZH},
 };
 
 static bool sms_is_ascii_space(char c)
@@ -227,6 +234,11 @@ void sms_reply_balance(char out[SMS_REPLY_MAX], const struct sms_balance_view *v
     }
 }
 
+/*
+ * The help text: every command a cardholder may start with (Y only answers a question LEB
+ * asked, so the TD entry names it). No command turns auto-renewal on: that takes a payment
+ * agreement, made in the self-service portal, so ZD only says how it stands.
+ */
 void sms_reply_help(char out[SMS_REPLY_MAX], enum sms_language language)
 {
     struct sms_writer writer = {.out = out, .used = 0};
@@ -236,12 +248,136 @@ void sms_reply_help(char out[SMS_REPLY_MAX], enum sms_language language)
     if (language == SMS_LANG_ZH) {
         sms_append(&writer, "%s",
                    "发送 YE 或 余额 查余额，KH 或 卡号 查卡号，CZ 或 充值 取充值链接，"
-                   "ZD 或 自动续费 开通自动续费，TD 关闭自动续费，BZ 或 帮助 看本帮助。");
+                   "ZD 或 自动续费 查自动续费，TD 或 关闭自动续费 关闭（需回复 Y 确认），"
+                   "EN 改收英文短信，ZW 或 中文 改收中文短信，BZ 或 帮助 看本帮助。");
     } else {
         sms_append(&writer, "%s",
-                   "Commands: YE balance, KH card number, CZ recharge link, ZD auto-renew on, "
-                   "TD auto-renew off, BZ help.");
+                   "Send YE balance, KH card number, CZ recharge link, ZD auto-renewal status, "
+                   "TD turn it off (then Y), EN English, ZW Chinese, BZ help.");
     }
+    LEB_ASSERT(sms_segments(out, NULL) <= 2);
+}
+
+/*
+ * The auto-renewal status for "view" in "language" (ZD). Off: where to turn it on. On: what
+ * the rule does, then how to turn it off. A keep_fee rule names no amount, as what it tops up
+ * depends on the balance at the time; a threshold rule names both of its amounts, in 元 for
+ * yuan in Chinese and the ISO 4217 code otherwise, as the balance reply does.
+ *
+ * The view comes from the store, not from the cardholder: a rule autorenew_rule_parse() does
+ * not know, a currency that is not ISO 4217 or a negative amount is a bug upstream, caught by
+ * an assertion rather than explained to a cardholder. When "view->enabled" is false nothing
+ * else in the view is read, and "currency" and the amounts are read for a threshold rule only.
+ */
+void sms_reply_auto_renew(char out[SMS_REPLY_MAX], const struct sms_autorenew_view *view,
+                          enum sms_language language)
+{
+    struct sms_writer writer = {.out = out, .used = 0};
+    enum autorenew_rule rule = AUTORENEW_KEEP_FEE;
+    char amount[MONEY_FORMAT_MAX];
+    char threshold[MONEY_FORMAT_MAX];
+    bool zh = language == SMS_LANG_ZH;
+    bool cny;
+    const char *unit;
+    int rc;
+
+    LEB_ASSERT(out != NULL);
+    LEB_ASSERT(view != NULL);
+    sms_assert_language(language);
+
+    if (!view->enabled) {
+        sms_append(&writer, "%s",
+                   zh ? "自动续费未开通，可在网上自助服务中开通。"
+                      : "Auto-renewal is off. You can turn it on in the online self-service "
+                        "portal.");
+        LEB_ASSERT(sms_segments(out, NULL) <= 2);
+        return;
+    }
+
+    rc = autorenew_rule_parse(&rule, view->rule);
+    LEB_ASSERT(rc == 0);
+    switch (rule) {
+    case AUTORENEW_KEEP_FEE:
+        sms_append(&writer, "%s",
+                   zh ? "自动续费已开通：每次扣费日前自动补足月费。回复 TD 关闭。"
+                      : "Auto-renewal is on: before each billing day it tops up enough to pay "
+                        "the monthly fee. Reply TD to turn it off.");
+        break;
+    case AUTORENEW_THRESHOLD:
+        LEB_ASSERT(currency_is_valid(view->currency));
+        /* autorenew_setting_check() refuses negative amounts: one here is a bug that the
+         * cardholder must not read. */
+        LEB_ASSERT(view->amount >= 0 && view->threshold >= 0);
+        money_format(amount, view->amount);
+        money_format(threshold, view->threshold);
+        cny = strcmp(view->currency, "CNY") == 0;
+        if (zh) {
+            unit = cny ? "元" : view->currency;
+            /* "5.00 元时" reads naturally; a code needs a space before the next word. */
+            sms_append(&writer, "自动续费已开通：余额低于 %s %s%s时自动充值 %s %s。回复 TD 关闭。",
+                       threshold, unit, cny ? "" : " ", amount, unit);
+        } else {
+            sms_append(&writer,
+                       "Auto-renewal is on: when the balance falls below %s %s it tops up %s %s. "
+                       "Reply TD to turn it off.",
+                       threshold, view->currency, amount, view->currency);
+        }
+        break;
+    }
+    LEB_ASSERT(writer.used > 0);
+    LEB_ASSERT(sms_segments(out, NULL) <= 2);
+}
+
+/* The confirmation notice says "10 minutes" in both languages. */
+_Static_assert(SMS_CONFIRM_TTL_S == 10 * 60, "the confirmation notice names 10 minutes");
+
+static const char *const sms_notice_texts[SMS_NOTICE_COUNT][2] = {
+    [SMS_NOTICE_AUTO_RENEW_OFF_CONFIRM] =
+        {
+            [SMS_LANG_ZH] = "关闭自动续费请在10分钟内回复 Y 确认，不回复则保持不变。",
+            [SMS_LANG_EN] = "Turn auto-renewal off? Reply Y within 10 minutes to confirm; "
+                            "otherwise nothing changes.",
+        },
+    [SMS_NOTICE_AUTO_RENEW_OFF_DONE] =
+        {
+            [SMS_LANG_ZH] = "自动续费已关闭，本卡将不再自动充值。请记得在扣费日前充值，"
+                            "发送 CZ 获取充值链接。",
+            [SMS_LANG_EN] = "Auto-renewal is off. This card will no longer be topped up "
+                            "automatically. Remember to top up before the fee is due; send CZ "
+                            "for a recharge link.",
+        },
+    [SMS_NOTICE_AUTO_RENEW_NOT_ON] =
+        {
+            [SMS_LANG_ZH] = "自动续费未开通，无需关闭。",
+            [SMS_LANG_EN] = "Auto-renewal is not on; there is nothing to turn off.",
+        },
+    [SMS_NOTICE_NOTHING_TO_CONFIRM] =
+        {
+            [SMS_LANG_ZH] = "没有待确认的操作（或已超时）。发送 BZ 查看帮助。",
+            [SMS_LANG_EN] = "Nothing is waiting for confirmation (or it has expired). Send BZ "
+                            "for help.",
+        },
+    /* Said in the language just chosen: the first SMS in it shows the choice worked. */
+    [SMS_NOTICE_LANGUAGE_SET] =
+        {
+            [SMS_LANG_ZH] = "短信将以中文发送。",
+            [SMS_LANG_EN] = "SMS will now be sent in English. Send ZW for Chinese.",
+        },
+};
+
+/* The fixed text "notice" in "language"; a notice outside the enum is a bug. */
+void sms_reply_notice(char out[SMS_REPLY_MAX], enum sms_notice notice, enum sms_language language)
+{
+    struct sms_writer writer = {.out = out, .used = 0};
+    const char *text;
+
+    LEB_ASSERT(out != NULL);
+    LEB_ASSERT((int)notice >= 0 && notice < SMS_NOTICE_COUNT);
+    sms_assert_language(language);
+    text = sms_notice_texts[notice][language];
+    LEB_ASSERT(text != NULL);
+    sms_append(&writer, "%s", text);
+    LEB_ASSERT(sms_segments(out, NULL) <= 2);
 }
 
 void sms_reply_no_card(char out[SMS_REPLY_MAX], enum sms_language language)
@@ -298,6 +434,8 @@ enum sms_template {
     SMS_TEMPLATE_RECYCLE_WARNING,
     SMS_TEMPLATE_RECYCLED,
     SMS_TEMPLATE_AUTO_RENEW_FAILED,
+    SMS_TEMPLATE_REACTIVATED,
+    SMS_TEMPLATE_LOGIN_CODE,
     SMS_TEMPLATE_COUNT
 };
 
@@ -310,6 +448,7 @@ enum sms_need {
     SMS_NEEDS_CURRENCY = 1u << 4,
     SMS_NEEDS_DUE_AT = 1u << 5,
     SMS_NEEDS_RECYCLE_AT = 1u << 6,
+    SMS_NEEDS_CODE = 1u << 7,
 };
 
 struct sms_template_spec {
@@ -327,7 +466,15 @@ static const struct sms_template_spec sms_templates[SMS_TEMPLATE_COUNT] = {
     [SMS_TEMPLATE_RECYCLE_WARNING] = {"recycle_warning", SMS_NEEDS_RECYCLE_AT},
     [SMS_TEMPLATE_RECYCLED] = {"recycled", 0},
     [SMS_TEMPLATE_AUTO_RENEW_FAILED] = {"auto_renew_failed", 0},
+    [SMS_TEMPLATE_REACTIVATED] = {"reactivated", SMS_NEEDS_BALANCE | SMS_NEEDS_CURRENCY},
+    [SMS_TEMPLATE_LOGIN_CODE] = {"login_code", SMS_NEEDS_CODE},
 };
+
+/* The login_code text says "5 minutes" in both languages. */
+_Static_assert(SMS_LOGIN_CODE_TTL_S == 5 * 60, "the login_code text names 5 minutes");
+
+/* Login codes are this many ASCII digits, what phones offer to fill in from an SMS. */
+#define SMS_LOGIN_CODE_DIGITS 6
 
 /* Template names are short; a longer "name" is no template and is not read past this. */
 #define SMS_TEMPLATE_NAME_MAX 32
@@ -374,6 +521,21 @@ static bool sms_card_masked_is_valid(const char *masked)
     return has_asterisk;
 }
 
+/* True if "code" is exactly SMS_LOGIN_CODE_DIGITS ASCII digits: anything else is a bug
+ * upstream, and a text with a wrong code would only send the cardholder back for another. */
+static bool sms_login_code_is_valid(const char *code)
+{
+    if (code == NULL || strnlen(code, SMS_LOGIN_CODE_DIGITS + 1) != SMS_LOGIN_CODE_DIGITS) {
+        return false;
+    }
+    for (size_t i = 0; i < SMS_LOGIN_CODE_DIGITS; i++) {
+        if (code[i] < '0' || code[i] > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* True if every amount "needs" names in "fields" is there, that is not negative: balances
  * and arrears never are, and a negative amount in a payload is a bug upstream that the
  * cardholder must not read. */
@@ -390,11 +552,12 @@ static bool sms_amounts_are_valid(const struct sms_fields *fields, unsigned need
  *
  * Every field the template needs must be there: "card_no_masked" (always; see
  * sms_card_masked_is_valid()), amounts not negative, "currency" an ISO 4217 code, "due_at"
- * and "recycle_at" RFC 3339 times that start with a date. Otherwise, and for an unknown
- * template, the result is LEB_E_INVALID_REQUEST and "out" is set to "" so that a caller can
- * never send the previous text again by mistake. "valid_until" is optional: NULL or a time
- * without a date leaves the validity out, as a reply without a date is better than a reply
- * with a wrong one. Pointers a template does not use are not read.
+ * and "recycle_at" RFC 3339 times that start with a date, "code" exactly six ASCII digits.
+ * Otherwise, and for an unknown template, the result is LEB_E_INVALID_REQUEST and "out" is
+ * set to "" so that a caller can never send the previous text again by mistake.
+ * "valid_until" is optional: NULL or a time without a date leaves the validity out, as a
+ * reply without a date is better than a reply with a wrong one. Pointers a template does not
+ * use are not read.
  *
  * The texts stay within two segments whatever the fields hold (amounts up to INT64_MAX,
  * any currency code): the assertion at the end checks it on every call.
@@ -432,7 +595,8 @@ int sms_render(char out[SMS_REPLY_MAX], const char *template_name, const struct 
         !sms_amounts_are_valid(fields, needs) ||
         ((needs & SMS_NEEDS_CURRENCY) && !currency_is_valid(fields->currency)) ||
         ((needs & SMS_NEEDS_DUE_AT) && !sms_date_of(due_at, fields->due_at)) ||
-        ((needs & SMS_NEEDS_RECYCLE_AT) && !sms_date_of(recycle_at, fields->recycle_at))) {
+        ((needs & SMS_NEEDS_RECYCLE_AT) && !sms_date_of(recycle_at, fields->recycle_at)) ||
+        ((needs & SMS_NEEDS_CODE) && !sms_login_code_is_valid(fields->code))) {
         return LEB_E_INVALID_REQUEST;
     }
 
@@ -539,6 +703,30 @@ int sms_render(char out[SMS_REPLY_MAX], const char *template_name, const struct 
                        "Auto-renewal could not charge your payment for card %s. Please top up "
                        "yourself to avoid suspension. Send CZ for a recharge link.",
                        card);
+        }
+        break;
+    case SMS_TEMPLATE_REACTIVATED:
+        if (zh) {
+            sms_append(&writer, "恢复通知：卡号 %s 已恢复正常使用，余额 %s %s。", card, balance,
+                       unit);
+        } else {
+            sms_append(&writer, "Card %s is back in service. Balance %s %s.", card, balance, unit);
+        }
+        break;
+    case SMS_TEMPLATE_LOGIN_CODE:
+        /* The code comes first, where phones look for it. "Staff never ask" because someone
+         * who does is the fraud the code guards against; the card says which account the
+         * login is for, so that a code nobody asked for is noticed. */
+        if (zh) {
+            sms_append(&writer,
+                       "LEB 网上自助服务登录验证码 %s，5分钟内有效。切勿告诉他人，"
+                       "工作人员不会索要。卡号 %s。",
+                       fields->code, card);
+        } else {
+            sms_append(&writer,
+                       "LEB self-service login code: %s, valid for 5 minutes. Never tell "
+                       "anyone; our staff never ask for it. Card %s.",
+                       fields->code, card);
         }
         break;
     case SMS_TEMPLATE_COUNT:

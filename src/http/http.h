@@ -46,6 +46,7 @@ struct http_request {
     char client_address[HTTP_CLIENT_ADDRESS_SIZE];
     bool authenticated;
     struct token_row token; /* when authenticated */
+    const char *bearer;     /* the token itself, when authenticated */
     int route_index;
     int64_t started_us;
 };
@@ -91,8 +92,15 @@ void http_buffer_append(char **out, size_t *size, size_t *capacity, const char *
 /* Renders Prometheus text of the HTTP counters into "out" (appending). */
 void http_metrics_render(struct http_server *server, char **out, size_t *size, size_t *capacity);
 const struct config *http_config(const struct http_server *server);
-/* Takes a token from the card look-up bucket of the request's client address. */
-bool http_rate_limit_take(struct http_request *request);
+/* The limits kept per client address. */
+enum http_limit {
+    HTTP_LIMIT_CARD_LOOKUP = 0, /* [limits] card_lookup_per_min, card_lookup_burst */
+    HTTP_LIMIT_PORTAL_CODES,    /* [limits] portal_codes_per_client_per_hour */
+    HTTP_LIMIT_COUNT
+};
+
+/* Takes a token from the request's client address's bucket of "limit". */
+bool http_rate_limit_take(struct http_request *request, enum http_limit limit);
 
 /* ---- the routes (routes_*.c), in one table (router.c) ---- */
 
@@ -146,6 +154,14 @@ const char *http_header(struct http_request *request, const char *name);
 json_t *http_json_time(int64_t unix_s); /* RFC 3339 string, or null for 0 */
 json_t *http_json_card_full(const struct card_row *card);
 json_t *http_json_plan(const struct plan *plan);
+json_t *http_json_autorenew(const struct autorenew_row *row);
+/* An order as its payer sees it (with the payment links while it waits for payment). */
+json_t *http_json_order(const struct app *app, const struct order_row *order);
+
+/* Applies a PUT of a card's auto-renewal setting: an "operator" may also name the agreement's
+ * provider and (sandbox) behaviour, a cardholder only the rule. */
+int http_autorenew_change(struct http_request *request, struct http_response *response,
+                          const char *card, bool operator);
 
 /* Route handlers. */
 int route_healthz(struct http_request *, struct http_response *);
@@ -172,5 +188,15 @@ int route_outbox_list(struct http_request *, struct http_response *);
 int route_outbox_resend(struct http_request *, struct http_response *);
 int route_autorenew_get(struct http_request *, struct http_response *);
 int route_autorenew_put(struct http_request *, struct http_response *);
+int route_outbox_summary(struct http_request *, struct http_response *);
+int route_sms_dlr(struct http_request *, struct http_response *);
+int route_portal_otp(struct http_request *, struct http_response *);
+int route_portal_session_open(struct http_request *, struct http_response *);
+int route_portal_session_close(struct http_request *, struct http_response *);
+int route_portal_card(struct http_request *, struct http_response *);
+int route_portal_history(struct http_request *, struct http_response *);
+int route_portal_autorenew_get(struct http_request *, struct http_response *);
+int route_portal_autorenew_put(struct http_request *, struct http_response *);
+int route_portal_language(struct http_request *, struct http_response *);
 
 #endif

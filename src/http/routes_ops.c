@@ -73,10 +73,12 @@ int route_jobs_run(struct http_request *request, struct http_response *response)
         rc = app_orders_expire(request->app, &expired);
     if (rc == 0)
         rc = dispatch_run(request->app, &delivery);
+    int64_t pruned = 0;
+    if (rc == 0)
+        rc = app_sessions_prune(request->app, &pruned);
     if (rc < 0)
         return rc;
-    return http_reply_json(
-        response, 200,
+    json_t *view =
         json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}",
                   "lifecycle", "cards", (json_int_t)stats.cards, "charged",
                   (json_int_t)stats.steps[LIFECYCLE_CHARGE_FEE], "suspended",
@@ -87,7 +89,10 @@ int route_jobs_run(struct http_request *request, struct http_response *response)
                   (json_int_t)expired, "outbox", "delivered", (json_int_t)delivery.delivered,
                   "failed", (json_int_t)delivery.failed, "dead", (json_int_t)delivery.dead,
                   "auto_renew", "charged", (json_int_t)renewals.charged, "failed",
-                  (json_int_t)renewals.failed, "given_up", (json_int_t)renewals.given_up));
+                  (json_int_t)renewals.failed, "given_up", (json_int_t)renewals.given_up);
+    LEB_ASSERT(view != NULL);
+    json_object_set_new(view, "pruned", json_integer(pruned));
+    return http_reply_json(response, 200, view);
 }
 
 static json_t *outbox_view(const struct outbox_row *row)
@@ -101,6 +106,15 @@ static json_t *outbox_view(const struct outbox_row *row)
                              row->last_error[0] ? json_string(row->last_error) : json_null(),
                              "created_at", http_json_time(row->created_at));
     LEB_ASSERT(view != NULL);
+    /* A login code is the cardholder's alone: operators see that one was sent, never which. */
+    json_t *code = payload ? json_object_get(payload, "code") : NULL;
+    if (code != NULL)
+        json_object_set_new(payload, "code", json_string("******"));
+    if (strcmp(row->kind, "sms") == 0) {
+        json_object_set_new(view, "delivery",
+                            row->delivery[0] ? json_string(row->delivery) : json_null());
+        json_object_set_new(view, "delivery_at", http_json_time(row->delivery_at));
+    }
     return view;
 }
 
@@ -165,11 +179,20 @@ int route_outbox_list(struct http_request *request, struct http_response *respon
         return rc;
     const char *destination = http_query(request, "destination");
     struct outbox_filter filter = {.kind = http_query(request, "kind"),
-                                   .status = http_query(request, "status")};
+                                   .status = http_query(request, "status"),
+                                   .delivery = http_query(request, "delivery")};
     enum outbox_status status;
     if (filter.status != NULL && outbox_status_parse(&status, filter.status) < 0)
         return http_error(response, LEB_E_INVALID_REQUEST,
                           "status must be pending, delivered or dead");
+    enum sms_delivery delivery;
+    if (filter.delivery != NULL && strcmp(filter.delivery, "none") == 0)
+        filter.delivery = ""; /* no report yet */
+    else if (filter.delivery != NULL &&
+             (sms_delivery_parse(&delivery, filter.delivery) < 0 || delivery == SMS_DELIVERY_NONE))
+        return http_error(response, LEB_E_INVALID_REQUEST,
+                          "delivery must be none, queued, accepted, delivered, undelivered or "
+                          "rejected");
     if (filter.kind != NULL && strcmp(filter.kind, "sms") != 0 &&
         strcmp(filter.kind, "webhook") != 0)
         return http_error(response, LEB_E_INVALID_REQUEST, "kind must be sms or webhook");
@@ -203,7 +226,42 @@ int route_outbox_list(struct http_request *request, struct http_response *respon
     return http_reply_json(response, 200, json_pack("{s:o}", "messages", list));
 }
 
-static json_t *autorenew_view(const struct autorenew_row *row)
+int route_outbox_summary(struct http_request *request, struct http_response *response)
+{
+    int rc = http_require(request, PERM_CARD_READ_ANY);
+    if (rc < 0)
+        return rc;
+    struct outbox_count *rows = NULL;
+    size_t count = 0;
+    rc = store_backend_of(request->app->store)->outbox_summary(request->app->store, &rows, &count);
+    if (rc < 0)
+        return rc;
+    /* By kind: how many wait, went, died; and for SMS, where the gateway says they are. */
+    json_t *kinds = json_object();
+    for (size_t i = 0; i < count; i++) {
+        json_t *kind = json_object_get(kinds, rows[i].kind);
+        if (kind == NULL) {
+            kind = json_pack("{s:I, s:I, s:I, s:{}}", "pending", (json_int_t)0, "delivered",
+                             (json_int_t)0, "dead", (json_int_t)0, "delivery");
+            json_object_set_new(kinds, rows[i].kind, kind);
+        }
+        json_t *by_status = json_object_get(kind, rows[i].status);
+        json_object_set_new(kind, rows[i].status,
+                            json_integer(json_integer_value(by_status) + rows[i].count));
+        if (strcmp(rows[i].kind, "sms") == 0 && strcmp(rows[i].status, "delivered") == 0) {
+            const char *name = rows[i].delivery[0] ? rows[i].delivery : "none";
+            json_t *by_delivery = json_object_get(kind, "delivery");
+            json_object_set_new(
+                by_delivery, name,
+                json_integer(json_integer_value(json_object_get(by_delivery, name)) +
+                             rows[i].count));
+        }
+    }
+    free(rows);
+    return http_reply_json(response, 200, json_pack("{s:o}", "kinds", kinds));
+}
+
+json_t *http_json_autorenew(const struct autorenew_row *row)
 {
     json_t *view = json_pack(
         "{s:s, s:b, s:s, s:I, s:I, s:{s:s, s:s}, s:I, s:o, s:o}", "card_no_masked", "", "enabled",
@@ -234,25 +292,24 @@ int route_autorenew_get(struct http_request *request, struct http_response *resp
         return http_reply_json(response, 200, json_pack("{s:b}", "enabled", 0));
     if (rc < 0)
         return rc;
-    return http_reply_json(response, 200, autorenew_view(&row));
+    return http_reply_json(response, 200, http_json_autorenew(&row));
 }
 
-int route_autorenew_put(struct http_request *request, struct http_response *response)
+int http_autorenew_change(struct http_request *request, struct http_response *response,
+                          const char *card, bool operator)
 {
     static const char *const fields[] = {"enabled",   "rule",      "amount",
                                          "threshold", "agreement", NULL};
+    static const char *const cardholder_fields[] = {"enabled", "rule", "amount", "threshold", NULL};
     static const char *const agreement_fields[] = {"provider", "behaviour", NULL};
-    int rc = http_require(request, PERM_CARD_WRITE);
-    if (rc < 0)
-        return rc;
     json_t *root = NULL;
-    rc = http_body_json(request, &root);
+    int rc = http_body_json(request, &root);
     if (rc < 0)
         return rc;
-    struct autorenew_request change = {.card = request->params[0], .enabled = true};
+    struct autorenew_request change = {.card = card, .enabled = true};
     const char *provider = NULL;
     json_t *agreement = json_object_get(root, "agreement");
-    rc = http_fields_only(response, root, fields);
+    rc = http_fields_only(response, root, operator? fields : cardholder_fields);
     if (rc == 0 && json_object_get(root, "enabled") == NULL)
         rc = http_error(response, LEB_E_INVALID_REQUEST, "enabled is required");
     if (rc == 0)
@@ -287,7 +344,16 @@ int route_autorenew_put(struct http_request *request, struct http_response *resp
     json_decref(root);
     if (rc < 0)
         return rc;
-    LOG_INFO("auto-renewal set", "request_id", request->request_id, "by", request->token.username,
-             "enabled", row.enabled ? LOG_RAW("true") : LOG_RAW("false"));
-    return http_reply_json(response, 200, autorenew_view(&row));
+    LOG_INFO("auto-renewal set", "request_id", request->request_id,
+             "by", operator? request->token.username : "cardholder", "enabled",
+             row.enabled ? LOG_RAW("true") : LOG_RAW("false"));
+    return http_reply_json(response, 200, http_json_autorenew(&row));
+}
+
+int route_autorenew_put(struct http_request *request, struct http_response *response)
+{
+    int rc = http_require(request, PERM_CARD_WRITE);
+    if (rc < 0)
+        return rc;
+    return http_autorenew_change(request, response, request->params[0], true);
 }

@@ -97,7 +97,7 @@ int route_metrics(struct http_request *request, struct http_response *response)
 
 int route_card_public(struct http_request *request, struct http_response *response)
 {
-    if (!http_rate_limit_take(request)) {
+    if (!http_rate_limit_take(request, HTTP_LIMIT_CARD_LOOKUP)) {
         /* One token comes back every 60 / rate seconds: that is when to try again. */
         int64_t per_min = http_config(request->server)->card_lookup_per_min;
         char seconds[24];
@@ -190,7 +190,7 @@ int route_quote(struct http_request *request, struct http_response *response)
                   "pay_amount", (json_int_t)quote.pay_amount, "currency", quote.currency));
 }
 
-static json_t *order_view(const struct app *app, const struct order_row *order)
+json_t *http_json_order(const struct app *app, const struct order_row *order)
 {
     char card_masked[CARDNO_MASKED_SIZE];
     cardno_mask(card_masked, order->card_no);
@@ -241,7 +241,7 @@ int route_order_create(struct http_request *request, struct http_response *respo
                  "card", card_masked, "face_amount", amount, "channel", channel_name(order.channel),
                  "payment_method", payment_method_name(order.method));
     }
-    return http_reply_json(response, replayed ? 200 : 201, order_view(request->app, &order));
+    return http_reply_json(response, replayed ? 200 : 201, http_json_order(request->app, &order));
 }
 
 int route_order_get(struct http_request *request, struct http_response *response)
@@ -250,5 +250,5 @@ int route_order_get(struct http_request *request, struct http_response *response
     int rc = STORE_CALL(request->app->store, order_get, &order, request->params[0]);
     if (rc < 0)
         return rc;
-    return http_reply_json(response, 200, order_view(request->app, &order));
+    return http_reply_json(response, 200, http_json_order(request->app, &order));
 }

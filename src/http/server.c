@@ -28,7 +28,7 @@
 #include "util/log.h"
 
 #define ROUTES_MAX 64
-#define STATUSES_COUNT 16
+#define STATUSES_COUNT 17
 #define RATE_SLOTS 4096
 #define CONNECTION_TIMEOUT_S 30
 #define SHUTDOWN_WAIT_MS 15000
@@ -36,7 +36,7 @@
  * costs CPU per request: 96 KiB holds a thousand query parameters (64 KiB does not). */
 #define CONNECTION_MEMORY_BYTES (96 * 1024)
 
-static const unsigned int statuses[STATUSES_COUNT] = {200, 201, 204, 302, 400, 401, 403, 404,
+static const unsigned int statuses[STATUSES_COUNT] = {200, 201, 202, 204, 302, 400, 401, 403, 404,
                                                       405, 409, 413, 415, 422, 429, 500, 503};
 
 struct rate_slot {
@@ -54,7 +54,8 @@ struct http_server {
     atomic_int in_flight; /* requests begun and not completed */
     atomic_bool stopping; /* once set, every answer closes its connection */
     pthread_mutex_t rate_lock;
-    struct rate_slot *rate_slots; /* a fixed table: a collision evicts the older address */
+    /* Fixed tables, one per limit: a collision evicts the older address. */
+    struct rate_slot *rate_slots[HTTP_LIMIT_COUNT];
 };
 
 static int64_t monotonic_us(void)
@@ -74,22 +75,26 @@ const struct config *http_config(const struct http_server *server)
     return server->config;
 }
 
-bool http_rate_limit_take(struct http_request *request)
+bool http_rate_limit_take(struct http_request *request, enum http_limit limit)
 {
     struct http_server *server = request->server;
     const struct config *config = server->config;
+    LEB_ASSERT((int)limit >= 0 && limit < HTTP_LIMIT_COUNT);
+    int64_t burst = limit == HTTP_LIMIT_CARD_LOOKUP ? config->card_lookup_burst
+                                                    : config->portal_codes_per_client_per_hour;
     uint32_t hash = 2166136261u;
     for (const char *p = request->client_address; *p; p++)
         hash = (hash ^ (unsigned char)*p) * 16777619u;
     int64_t now_ms = monotonic_ms();
     pthread_mutex_lock(&server->rate_lock);
-    struct rate_slot *slot = &server->rate_slots[hash % RATE_SLOTS];
+    struct rate_slot *slot = &server->rate_slots[limit][hash % RATE_SLOTS];
     if (strcmp(slot->address, request->client_address) != 0) {
         snprintf(slot->address, sizeof(slot->address), "%s", request->client_address);
-        ratelimit_init(&slot->bucket, config->card_lookup_burst, now_ms);
+        ratelimit_init(&slot->bucket, burst, now_ms);
     }
-    bool allowed = ratelimit_take(&slot->bucket, config->card_lookup_per_min,
-                                  config->card_lookup_burst, now_ms);
+    bool allowed = limit == HTTP_LIMIT_CARD_LOOKUP
+                       ? ratelimit_take(&slot->bucket, config->card_lookup_per_min, burst, now_ms)
+                       : ratelimit_take_hourly(&slot->bucket, burst, burst, now_ms);
     pthread_mutex_unlock(&server->rate_lock);
     return allowed;
 }
@@ -202,6 +207,7 @@ static int authenticate(struct http_request *request)
     if (rc < 0)
         return rc == LEB_E_UNAVAILABLE ? rc : LEB_E_UNAUTHORIZED;
     request->authenticated = true;
+    request->bearer = token;
     return 0;
 }
 
@@ -433,8 +439,10 @@ int http_start(struct http_server **out, struct app *app, const struct config *c
     LEB_ASSERT(http_routes_count <= ROUTES_MAX);
     server->app = app;
     server->config = config;
-    server->rate_slots = calloc(RATE_SLOTS, sizeof(*server->rate_slots));
-    LEB_ASSERT(server->rate_slots != NULL);
+    for (int limit = 0; limit < HTTP_LIMIT_COUNT; limit++) {
+        server->rate_slots[limit] = calloc(RATE_SLOTS, sizeof(*server->rate_slots[limit]));
+        LEB_ASSERT(server->rate_slots[limit] != NULL);
+    }
     pthread_mutex_init(&server->rate_lock, NULL);
     MHD_set_panic_func(on_panic, NULL);
     server->daemon = MHD_start_daemon(
@@ -449,7 +457,8 @@ int http_start(struct http_server **out, struct app *app, const struct config *c
     if (server->daemon == NULL) {
         LOG_ERROR("cannot listen", "listen", config->listen);
         pthread_mutex_destroy(&server->rate_lock);
-        free(server->rate_slots);
+        for (int limit = 0; limit < HTTP_LIMIT_COUNT; limit++)
+            free(server->rate_slots[limit]);
         free(server);
         return LEB_E_UNAVAILABLE;
     }
@@ -482,6 +491,7 @@ void http_stop(struct http_server *server)
     }
     MHD_stop_daemon(server->daemon);
     pthread_mutex_destroy(&server->rate_lock);
-    free(server->rate_slots);
+    for (int limit = 0; limit < HTTP_LIMIT_COUNT; limit++)
+        free(server->rate_slots[limit]);
     free(server);
 }

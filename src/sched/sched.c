@@ -19,6 +19,7 @@
 #include "util/log.h"
 
 #define LANE_JOBS_MAX 4
+#define PRUNE_INTERVAL_S 600
 #define LANES 2
 
 struct job {
@@ -76,6 +77,18 @@ static int job_lifecycle(struct app *app)
                  (long long)stats.steps[LIFECYCLE_RECYCLE]);
         LOG_INFO("lifecycle run", "cards", cards, "charged", charged, "suspended", suspended,
                  "recycled", recycled);
+    }
+    return rc;
+}
+
+static int job_prune(struct app *app)
+{
+    int64_t removed = 0;
+    int rc = app_sessions_prune(app, &removed);
+    if (rc == 0 && removed > 0) {
+        char count[32];
+        snprintf(count, sizeof(count), LOG_RAW_PREFIX "%lld", (long long)removed);
+        LOG_INFO("expired sessions and codes forgotten", "count", count);
     }
     return rc;
 }
@@ -154,6 +167,7 @@ int sched_start(struct sched **out, struct app *app, int64_t expiry_interval_s,
     *delivery = (struct lane){.sched = sched, .thread_name = "leb-delivery"};
     lane_add(rules, "expire_orders", job_expire_orders, expiry_interval_s);
     lane_add(rules, "lifecycle", job_lifecycle, lifecycle_interval_s);
+    lane_add(rules, "prune", job_prune, PRUNE_INTERVAL_S);
     lane_add(delivery, "outbox", job_dispatch, outbox_interval_s);
     int rc = 0;
     for (int i = 0; i < LANES && rc == 0; i++) {

@@ -27,6 +27,8 @@
 #define DISPATCH_BATCH_MAX 100
 #define DISPATCH_ROUNDS_MAX 100
 #define WEBHOOK_TIMEOUT_MS 10000
+/* Kannel's dlr-mask: 1 delivered, 2 not delivered, 4 queued, 8 accepted, 16 rejected. */
+#define SMS_DLR_MASK 31
 #define SMS_TIMEOUT_MS 10000
 /* Longer than a whole batch of attempts can take at the timeout. */
 #define DISPATCH_LEASE_S (DISPATCH_BATCH_MAX * WEBHOOK_TIMEOUT_MS / 1000 + 60)
@@ -150,6 +152,7 @@ static bool sms_send(struct app *app, const struct outbox_row *row, char *error,
         .valid_until = json_string_value(json_object_get(payload, "valid_until")),
         .due_at = json_string_value(json_object_get(payload, "due_at")),
         .recycle_at = json_string_value(json_object_get(payload, "recycle_at")),
+        .code = json_string_value(json_object_get(payload, "code")),
     };
     char text[SMS_REPLY_MAX];
     enum sms_language lang = language && strcmp(language, "en") == 0 ? SMS_LANG_EN : SMS_LANG_ZH;
@@ -167,13 +170,24 @@ static bool sms_send(struct app *app, const struct outbox_row *row, char *error,
     char *username = http_client_escape(app->sms_username);
     char *password = http_client_escape(app->sms_password);
     char *sender = app->sms_sender[0] ? http_client_escape(app->sms_sender) : NULL;
+    /* Every report (delivered, not delivered, queued, accepted or rejected by the SMS centre)
+     * comes back to this message's own address, "%d" being the report's type. */
+    char dlr_token[APP_DLR_TOKEN_SIZE], dlr_url[512];
+    app_sms_dlr_token(app, dlr_token, row->id);
+    snprintf(dlr_url, sizeof(dlr_url), "%.300s/api/v1/sms/dlr?id=%lld&t=%s&type=%%d",
+             app->public_url, (long long)row->id, dlr_token);
+    char *dlr = http_client_escape(dlr_url);
     size_t size = strlen(app->sms_sendsms_url) + strlen(to) + strlen(body) + strlen(username) +
-                  strlen(password) + (sender ? strlen(sender) : 0) + 128;
+                  strlen(password) + (sender ? strlen(sender) : 0) + strlen(dlr) + 160;
     char *url = malloc(size);
     LEB_ASSERT(url != NULL);
-    snprintf(url, size, "%s%susername=%s&password=%s&to=%s&text=%s&charset=UTF-8&coding=%d%s%s",
+    snprintf(url, size,
+             "%s%susername=%s&password=%s&to=%s&text=%s&charset=UTF-8&coding=%d&dlr-mask=%d"
+             "&dlr-url=%s%s%s",
              app->sms_sendsms_url, strchr(app->sms_sendsms_url, '?') ? "&" : "?", username,
-             password, to, body, ucs2 ? 2 : 0, sender ? "&from=" : "", sender ? sender : "");
+             password, to, body, ucs2 ? 2 : 0, SMS_DLR_MASK, dlr, sender ? "&from=" : "",
+             sender ? sender : "");
+    free(dlr);
     long status = 0;
     char transport_error[HTTP_CLIENT_ERROR_SIZE];
     rc = http_client_get(url, SMS_TIMEOUT_MS, &app->stopping, &status, transport_error);

@@ -62,6 +62,20 @@ enum stmt_id {
     S_TOKEN_INSERT,
     S_TOKEN_GET,
     S_OUTBOX_PUT,
+    S_TOKEN_DELETE,
+    S_PORTAL_SESSION_INSERT,
+    S_PORTAL_SESSION_DELETE,
+    S_CHALLENGE_GET,
+    S_CHALLENGE_PUT,
+    S_CHALLENGE_DELETE,
+    S_CARD_UPDATE_LANGUAGE,
+    S_CARD_ORDERS,
+    S_CARD_ENTRIES,
+    S_OUTBOX_DELIVERY,
+    S_OUTBOX_SUMMARY,
+    S_CHALLENGES_PRUNE,
+    S_PORTAL_SESSIONS_PRUNE,
+    S_TOKENS_PRUNE,
     S_LEDGER_COUNTS,
     S_LEDGER_BAD_TXNS,
     S_LEDGER_BAD_ACCOUNTS,
@@ -95,7 +109,7 @@ enum stmt_id {
 
 #define OUTBOX_COLUMNS                                                                             \
     "id, kind, destination, payload, status, created_at, attempts, next_attempt_at, "              \
-    "COALESCE(last_error, '')"
+    "COALESCE(last_error, ''), COALESCE(delivery, ''), COALESCE(delivery_at, 0)"
 
 #define AUTORENEW_COLUMNS                                                                          \
     "card_no, rule, amount, threshold, provider, agreement_id, behaviour, enabled, cycle_tried, "  \
@@ -124,7 +138,8 @@ static const char *const stmt_sql[S_COUNT] = {
                               "created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
     [S_OUTBOX_LIST] = "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE (?1 IS NULL OR "
                       "destination = ?1) AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR "
-                      "status = ?4) ORDER BY id DESC LIMIT ?2",
+                      "status = ?4) AND (?5 IS NULL OR COALESCE(delivery, '') = ?5) "
+                      "ORDER BY id DESC LIMIT ?2",
     [S_OUTBOX_DUE] = "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE status = 'pending' AND "
                      "kind = ?1 AND next_attempt_at <= ?2 ORDER BY next_attempt_at, id LIMIT ?3",
     [S_OUTBOX_GET] = "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE id = ?1",
@@ -176,7 +191,32 @@ static const char *const stmt_sql[S_COUNT] = {
                        "created_at) VALUES (?1, ?2, ?3, NULLIF(?4, ''), ?5, ?6)",
     [S_TOKEN_GET] = "SELECT t.user_id, u.username, t.role, COALESCE(t.card_no, ''), "
                     "t.expires_at FROM tokens t JOIN users u ON u.id = t.user_id "
-                    "WHERE t.hash = ?1",
+                    "WHERE t.hash = ?1 UNION ALL SELECT 0, '', 'portal', card_no, expires_at "
+                    "FROM portal_sessions WHERE hash = ?1",
+    [S_TOKEN_DELETE] = "DELETE FROM tokens WHERE hash = ?1",
+    [S_PORTAL_SESSION_INSERT] = "INSERT INTO portal_sessions (hash, card_no, expires_at, "
+                                "created_at) VALUES (?1, ?2, ?3, ?4)",
+    [S_PORTAL_SESSION_DELETE] = "DELETE FROM portal_sessions WHERE hash = ?1",
+    [S_CHALLENGE_GET] = "SELECT secret_hash, created_at, expires_at, tries, window_start, sends "
+                        "FROM challenges WHERE msisdn = ?1 AND purpose = ?2",
+    [S_CHALLENGE_PUT] = "INSERT INTO challenges (msisdn, purpose, secret_hash, created_at, "
+                        "expires_at, tries, window_start, sends) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                        "?7, ?8) ON CONFLICT (msisdn, purpose) DO UPDATE SET secret_hash = ?3, "
+                        "created_at = ?4, expires_at = ?5, tries = ?6, window_start = ?7, "
+                        "sends = ?8",
+    [S_CHALLENGE_DELETE] = "DELETE FROM challenges WHERE msisdn = ?1 AND purpose = ?2",
+    [S_CARD_UPDATE_LANGUAGE] = "UPDATE cards SET language = ?2 WHERE card_no = ?1",
+    [S_CARD_ORDERS] = "SELECT " ORDER_COLUMNS " FROM orders WHERE card_no = ?1 "
+                      "ORDER BY created_at DESC, order_no DESC LIMIT ?2",
+    [S_CARD_ENTRIES] = "SELECT e.id, t.kind, COALESCE(t.order_no, ''), e.amount, t.created_at "
+                       "FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.txn_id "
+                       "WHERE e.account = 'card:' || ?1 ORDER BY e.id DESC LIMIT ?2",
+    [S_CHALLENGES_PRUNE] = "DELETE FROM challenges WHERE expires_at <= ?1 AND window_start <= ?2",
+    [S_PORTAL_SESSIONS_PRUNE] = "DELETE FROM portal_sessions WHERE expires_at <= ?1",
+    [S_TOKENS_PRUNE] = "DELETE FROM tokens WHERE expires_at <= ?1",
+    [S_OUTBOX_DELIVERY] = "UPDATE outbox SET delivery = ?2, delivery_at = ?3 WHERE id = ?1",
+    [S_OUTBOX_SUMMARY] = "SELECT kind, status, COALESCE(delivery, ''), COUNT(*) FROM outbox "
+                         "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
     [S_OUTBOX_PUT] = "INSERT INTO outbox (kind, destination, payload, next_attempt_at, "
                      "created_at) VALUES (?1, ?2, ?3, ?4, ?4)",
     [S_LEDGER_COUNTS] = "SELECT (SELECT COUNT(*) FROM ledger_transactions), "
@@ -305,6 +345,21 @@ static const char *const migrations[] = {
     /* 5: the dispatcher claims by (kind, next_attempt_at); the first outbox index only cost
      * every new message (two per credit) an insert. */
     "DROP INDEX outbox_due;",
+
+    /* 6: the cardholder's self-service. Portal sessions belong to a card, not to a user, so
+     * they have a table of their own; challenges are one-time codes and SMS confirmations,
+     * one per phone number and purpose. Delivery reports from the SMS gateway say where an
+     * SMS the outbox sent has got to. */
+    "CREATE TABLE portal_sessions ("
+    "  hash TEXT PRIMARY KEY, card_no TEXT NOT NULL REFERENCES cards (card_no),"
+    "  expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE challenges ("
+    "  msisdn TEXT NOT NULL, purpose TEXT NOT NULL, secret_hash TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, tries INTEGER NOT NULL,"
+    "  window_start INTEGER NOT NULL, sends INTEGER NOT NULL,"
+    "  PRIMARY KEY (msisdn, purpose)) WITHOUT ROWID;"
+    "ALTER TABLE outbox ADD COLUMN delivery TEXT;"
+    "ALTER TABLE outbox ADD COLUMN delivery_at INTEGER;",
 };
 #define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -593,12 +648,9 @@ static int q_card_get(struct conn *conn, struct card_row *out, enum stmt_id id, 
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_CARD_NOT_FOUND : LEB_E_UNAVAILABLE;
 }
 
-static int q_order_get(struct conn *conn, struct order_row *out, const char *order_no)
+static void order_from_row(struct order_row *out, sqlite3_stmt *s)
 {
-    sqlite3_stmt *s = stmt(conn, S_ORDER_GET);
-    bind_text(s, 1, order_no);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    {
         memset(out, 0, sizeof(*out));
         column_copy(out->order_no, sizeof(out->order_no), s, 0);
         column_copy(out->card_no, sizeof(out->card_no), s, 1);
@@ -619,8 +671,71 @@ static int q_order_get(struct conn *conn, struct order_row *out, const char *ord
         out->credited_at = sqlite3_column_int64(s, 15);
         out->updated_at = sqlite3_column_int64(s, 16);
     }
+}
+
+static int q_order_get(struct conn *conn, struct order_row *out, const char *order_no)
+{
+    sqlite3_stmt *s = stmt(conn, S_ORDER_GET);
+    bind_text(s, 1, order_no);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        order_from_row(out, s);
     sqlite3_reset(s);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_ORDER_NOT_FOUND : LEB_E_UNAVAILABLE;
+}
+
+static int sqlite_card_orders(struct store *store, struct order_row **out, size_t *count,
+                              const char *card_no, size_t limit)
+{
+    struct conn *conn = reader_take(store);
+    sqlite3_stmt *s = stmt(conn, S_CARD_ORDERS);
+    bind_text(s, 1, card_no);
+    bind_int(s, 2, (int64_t)limit);
+    struct order_row *rows = calloc(limit ? limit : 1, sizeof(*rows));
+    LEB_ASSERT(rows != NULL);
+    size_t n = 0;
+    int rc = SQLITE_DONE;
+    while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        order_from_row(&rows[n++], s);
+    sqlite3_reset(s);
+    reader_give(store, conn);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        free(rows);
+        return LEB_E_UNAVAILABLE;
+    }
+    *out = rows;
+    *count = n;
+    return 0;
+}
+
+static int sqlite_card_entries(struct store *store, struct card_entry **out, size_t *count,
+                               const char *card_no, size_t limit)
+{
+    struct conn *conn = reader_take(store);
+    sqlite3_stmt *s = stmt(conn, S_CARD_ENTRIES);
+    bind_text(s, 1, card_no);
+    bind_int(s, 2, (int64_t)limit);
+    struct card_entry *rows = calloc(limit ? limit : 1, sizeof(*rows));
+    LEB_ASSERT(rows != NULL);
+    size_t n = 0;
+    int rc = SQLITE_DONE;
+    while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct card_entry *row = &rows[n++];
+        row->id = sqlite3_column_int64(s, 0);
+        column_copy(row->kind, sizeof(row->kind), s, 1);
+        column_copy(row->order_no, sizeof(row->order_no), s, 2);
+        row->amount = sqlite3_column_int64(s, 3);
+        row->at = sqlite3_column_int64(s, 4);
+    }
+    sqlite3_reset(s);
+    reader_give(store, conn);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        free(rows);
+        return LEB_E_UNAVAILABLE;
+    }
+    *out = rows;
+    *count = n;
+    return 0;
 }
 
 static int q_user_get(struct conn *conn, struct user_row *out, const char *username)
@@ -742,6 +857,8 @@ static void outbox_from_row(struct outbox_row *row, sqlite3_stmt *s)
     row->attempts = sqlite3_column_int64(s, 6);
     row->next_attempt_at = sqlite3_column_int64(s, 7);
     column_copy(row->last_error, sizeof(row->last_error), s, 8);
+    column_copy(row->delivery, sizeof(row->delivery), s, 9);
+    row->delivery_at = sqlite3_column_int64(s, 10);
 }
 
 /* Reads the rows of a prepared, bound outbox query on a reader connection. */
@@ -777,8 +894,44 @@ static int sqlite_outbox_list(struct store *store, struct outbox_row **out, size
         bind_text(s, 3, filter->kind);
     if (filter->status != NULL)
         bind_text(s, 4, filter->status);
+    if (filter->delivery != NULL)
+        bind_text(s, 5, filter->delivery);
     return outbox_rows_read(store, conn, s, out, count, limit);
 }
+
+static int sqlite_outbox_summary(struct store *store, struct outbox_count **out, size_t *count)
+{
+    struct conn *conn = reader_take(store);
+    sqlite3_stmt *s = stmt(conn, S_OUTBOX_SUMMARY);
+    size_t n = 0, capacity = 16;
+    struct outbox_count *rows = calloc(capacity, sizeof(*rows));
+    LEB_ASSERT(rows != NULL);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == capacity) {
+            capacity *= 2;
+            rows = realloc(rows, capacity * sizeof(*rows));
+            LEB_ASSERT(rows != NULL);
+        }
+        memset(&rows[n], 0, sizeof(rows[n]));
+        column_copy(rows[n].kind, sizeof(rows[n].kind), s, 0);
+        column_copy(rows[n].status, sizeof(rows[n].status), s, 1);
+        column_copy(rows[n].delivery, sizeof(rows[n].delivery), s, 2);
+        rows[n].count = sqlite3_column_int64(s, 3);
+        n++;
+    }
+    sqlite3_reset(s);
+    reader_give(store, conn);
+    if (rc != SQLITE_DONE) {
+        free(rows);
+        return LEB_E_UNAVAILABLE;
+    }
+    *out = rows;
+    *count = n;
+    return 0;
+}
+
+static int tx_outbox_delivery(struct store_tx *tx, int64_t id, const char *delivery, int64_t at);
 
 static struct conn *tx_conn(struct store_tx *tx);
 
@@ -1289,6 +1442,15 @@ static int tx_token_insert(struct store_tx *tx, const char *hash, const struct t
                            int64_t now)
 {
     struct conn *conn = tx_conn(tx);
+    if (token->role == ROLE_PORTAL) {
+        /* A portal session is a card's, not a user's. */
+        sqlite3_stmt *s = stmt(conn, S_PORTAL_SESSION_INSERT);
+        bind_text(s, 1, hash);
+        bind_text(s, 2, token->card_no);
+        bind_int(s, 3, token->expires_at);
+        bind_int(s, 4, now);
+        return step_done(conn, s, LEB_E_CARD_NOT_FOUND);
+    }
     sqlite3_stmt *s = stmt(conn, S_TOKEN_INSERT);
     bind_text(s, 1, hash);
     bind_int(s, 2, token->user_id);
@@ -1297,6 +1459,116 @@ static int tx_token_insert(struct store_tx *tx, const char *hash, const struct t
     bind_int(s, 5, token->expires_at);
     bind_int(s, 6, now);
     return step_done(conn, s, LEB_E_INTERNAL);
+}
+
+static int tx_token_delete(struct store_tx *tx, const char *hash)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_TOKEN_DELETE);
+    bind_text(s, 1, hash);
+    int rc = step_done(conn, s, LEB_E_INTERNAL);
+    int deleted = rc == 0 ? sqlite3_changes(conn->db) : 0;
+    if (rc == 0) {
+        s = stmt(conn, S_PORTAL_SESSION_DELETE);
+        bind_text(s, 1, hash);
+        rc = step_done(conn, s, LEB_E_INTERNAL);
+        deleted += rc == 0 ? sqlite3_changes(conn->db) : 0;
+    }
+    return rc < 0 ? rc : deleted > 0 ? 0 : LEB_E_NOT_FOUND;
+}
+
+static int tx_challenge_get(struct store_tx *tx, struct challenge_row *out, const char *msisdn,
+                            const char *purpose)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_CHALLENGE_GET);
+    bind_text(s, 1, msisdn);
+    bind_text(s, 2, purpose);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        snprintf(out->msisdn, sizeof(out->msisdn), "%s", msisdn);
+        snprintf(out->purpose, sizeof(out->purpose), "%s", purpose);
+        column_copy(out->secret_hash, sizeof(out->secret_hash), s, 0);
+        out->life.created_at = sqlite3_column_int64(s, 1);
+        out->life.expires_at = sqlite3_column_int64(s, 2);
+        out->life.tries = sqlite3_column_int64(s, 3);
+        out->life.window_start = sqlite3_column_int64(s, 4);
+        out->life.sends = sqlite3_column_int64(s, 5);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_NOT_FOUND : LEB_E_UNAVAILABLE;
+}
+
+static int tx_challenge_put(struct store_tx *tx, const struct challenge_row *row)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_CHALLENGE_PUT);
+    bind_text(s, 1, row->msisdn);
+    bind_text(s, 2, row->purpose);
+    bind_text(s, 3, row->secret_hash);
+    bind_int(s, 4, row->life.created_at);
+    bind_int(s, 5, row->life.expires_at);
+    bind_int(s, 6, row->life.tries);
+    bind_int(s, 7, row->life.window_start);
+    bind_int(s, 8, row->life.sends);
+    return step_done(conn, s, LEB_E_INTERNAL);
+}
+
+static int tx_challenge_delete(struct store_tx *tx, const char *msisdn, const char *purpose)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_CHALLENGE_DELETE);
+    bind_text(s, 1, msisdn);
+    bind_text(s, 2, purpose);
+    return step_done(conn, s, LEB_E_INTERNAL);
+}
+
+static int tx_card_update_language(struct store_tx *tx, const char *card_no, const char *language)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_CARD_UPDATE_LANGUAGE);
+    bind_text(s, 1, card_no);
+    bind_text(s, 2, language);
+    int rc = step_done(conn, s, LEB_E_INTERNAL);
+    if (rc == 0 && sqlite3_changes(conn->db) != 1)
+        return LEB_E_CARD_NOT_FOUND;
+    return rc;
+}
+
+static int tx_prune(struct store_tx *tx, int64_t challenges_expired_by,
+                    int64_t challenges_window_before, int64_t sessions_expired_by, int64_t *removed)
+{
+    struct conn *conn = tx_conn(tx);
+    *removed = 0;
+    sqlite3_stmt *s = stmt(conn, S_CHALLENGES_PRUNE);
+    bind_int(s, 1, challenges_expired_by);
+    bind_int(s, 2, challenges_window_before);
+    int rc = step_done(conn, s, LEB_E_INTERNAL);
+    if (rc == 0)
+        *removed += sqlite3_changes(conn->db);
+    const enum stmt_id sessions[] = {S_PORTAL_SESSIONS_PRUNE, S_TOKENS_PRUNE};
+    for (size_t i = 0; rc == 0 && i < sizeof(sessions) / sizeof(sessions[0]); i++) {
+        s = stmt(conn, sessions[i]);
+        bind_int(s, 1, sessions_expired_by);
+        rc = step_done(conn, s, LEB_E_INTERNAL);
+        if (rc == 0)
+            *removed += sqlite3_changes(conn->db);
+    }
+    return rc;
+}
+
+static int tx_outbox_delivery(struct store_tx *tx, int64_t id, const char *delivery, int64_t at)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_OUTBOX_DELIVERY);
+    bind_int(s, 1, id);
+    bind_text(s, 2, delivery);
+    bind_int(s, 3, at);
+    int rc = step_done(conn, s, LEB_E_INTERNAL);
+    if (rc == 0 && sqlite3_changes(conn->db) != 1)
+        return LEB_E_NOT_FOUND;
+    return rc;
 }
 
 static int tx_outbox_put(struct store_tx *tx, const char *kind, const char *destination,
@@ -1637,4 +1909,14 @@ const struct store_backend store_sqlite_backend = {
     .tx_outbox_get = tx_outbox_get,
     .tx_outbox_claim = tx_outbox_claim,
     .tx_outbox_mark = tx_outbox_mark,
+    .tx_token_delete = tx_token_delete,
+    .tx_challenge_get = tx_challenge_get,
+    .tx_challenge_put = tx_challenge_put,
+    .tx_challenge_delete = tx_challenge_delete,
+    .tx_card_update_language = tx_card_update_language,
+    .card_orders = sqlite_card_orders,
+    .card_entries = sqlite_card_entries,
+    .tx_outbox_delivery = tx_outbox_delivery,
+    .outbox_summary = sqlite_outbox_summary,
+    .tx_prune = tx_prune,
 };

@@ -23,6 +23,7 @@
 #include "core/ledger.h"
 #include "core/order.h"
 #include "core/plan.h"
+#include "core/portal.h"
 #include "core/role.h"
 
 #define ORDER_NO_SIZE 32
@@ -68,6 +69,33 @@ struct outbox_row {
     int64_t attempts;
     int64_t next_attempt_at;
     char last_error[128];
+    char delivery[16];   /* the SMS gateway's last report: "", "queued", "smsc", "delivered", ... */
+    int64_t delivery_at; /* when it came; 0: none */
+};
+
+/* How many outbox messages are in one (kind, status, delivery). */
+struct outbox_count {
+    char kind[16];
+    char status[16];
+    char delivery[16];
+    int64_t count;
+};
+
+/* A one-time code or a pending confirmation of one phone number. */
+struct challenge_row {
+    char msisdn[MSISDN_SIZE];
+    char purpose[16];                  /* "portal_login", "sms_confirm" */
+    char secret_hash[TOKEN_HASH_SIZE]; /* the code's hash; or the action waiting for "Y" */
+    struct portal_challenge life;
+};
+
+/* One movement of a card's money: an entry on its ledger account. */
+struct card_entry {
+    int64_t id;
+    char kind[32];                /* the transaction's kind: "recharge", "monthly_fee", ... */
+    char order_no[ORDER_NO_SIZE]; /* "" when no order caused it */
+    int64_t amount;               /* signed: positive into the card */
+    int64_t at;
 };
 
 /* A card's auto-renewal: its rule, its payment agreement, and the attempts of its cycle. */
@@ -92,6 +120,7 @@ struct outbox_filter {
     const char *destination;
     const char *kind;
     const char *status;
+    const char *delivery; /* "" matches messages without a delivery report */
 };
 
 struct order_row {
@@ -174,7 +203,7 @@ typedef int (*store_write_fn)(struct store_tx *tx, void *arg);
 
 /* A backend: every function a store must offer. Versioned so that a backend built against
  * an older table is refused rather than misused. */
-#define STORE_BACKEND_VERSION 2
+#define STORE_BACKEND_VERSION 3
 struct store_backend {
     int version;
     const char *scheme; /* "sqlite" */
@@ -249,6 +278,31 @@ struct store_backend {
     /* Records an attempt's outcome; LEB_E_NOT_FOUND for an unknown id. */
     int (*tx_outbox_mark)(struct store_tx *tx, int64_t id, const char *status, int64_t attempts,
                           int64_t next_attempt_at, const char *last_error);
+
+    /* Version 3: the cardholder's self-service and SMS delivery reports. */
+    /* Ends a session (an operator's token or a portal session); LEB_E_NOT_FOUND if none. */
+    int (*tx_token_delete)(struct store_tx *tx, const char *hash);
+    /* LEB_E_NOT_FOUND when the number has no challenge of this purpose. */
+    int (*tx_challenge_get)(struct store_tx *tx, struct challenge_row *out, const char *msisdn,
+                            const char *purpose);
+    int (*tx_challenge_put)(struct store_tx *tx, const struct challenge_row *row);
+    int (*tx_challenge_delete)(struct store_tx *tx, const char *msisdn, const char *purpose);
+    int (*tx_card_update_language)(struct store_tx *tx, const char *card_no, const char *language);
+    /* A card's newest "limit" orders and ledger entries, newest first; free the array. */
+    int (*card_orders)(struct store *store, struct order_row **out, size_t *count,
+                       const char *card_no, size_t limit);
+    int (*card_entries)(struct store *store, struct card_entry **out, size_t *count,
+                        const char *card_no, size_t limit);
+    /* Records a delivery report; LEB_E_NOT_FOUND for an unknown id. */
+    int (*tx_outbox_delivery)(struct store_tx *tx, int64_t id, const char *delivery, int64_t at);
+    /* Counts of every (kind, status, delivery); free the array. */
+    int (*outbox_summary)(struct store *store, struct outbox_count **out, size_t *count);
+    /* Forgets challenges expired by "challenges_expired_by" whose counting window began by
+     * "challenges_window_before", and sessions (operators' and cardholders') expired by
+     * "sessions_expired_by"; "*removed" says how many rows went. */
+    int (*tx_prune)(struct store_tx *tx, int64_t challenges_expired_by,
+                    int64_t challenges_window_before, int64_t sessions_expired_by,
+                    int64_t *removed);
 };
 
 /* Frees what outbox_list / tx_outbox_claim returned. */

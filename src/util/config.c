@@ -146,6 +146,8 @@ static const struct setting config_settings[] = {
     ROW_INT64("orders", "expiry_interval_s", expiry_interval_s, "5", 1, 3600),
     ROW_INT64("limits", "card_lookup_per_min", card_lookup_per_min, "60", 1, 1000000),
     ROW_INT64("limits", "card_lookup_burst", card_lookup_burst, "20", 1, 1000000),
+    ROW_INT64("limits", "portal_codes_per_client_per_hour", portal_codes_per_client_per_hour, "10",
+              1, 1000000),
     ROW_INT64("store", "batch_max", batch_max, "256", 1, 10000),
     ROW_INT64("lifecycle", "interval_s", lifecycle_interval_s, "60", 1, 86400),
     ROW_INT64("telecom", "attempts_max", telecom_attempts_max, "8", 1, 100),

@@ -44,8 +44,9 @@ struct config {
     int64_t order_ttl_s;       /* default 900 */
     int64_t expiry_interval_s; /* how often the expiry job runs, default 5 */
     /* [limits] */
-    int64_t card_lookup_per_min; /* per client address, default 60 */
-    int64_t card_lookup_burst;   /* default 20 */
+    int64_t card_lookup_per_min;              /* per client address, default 60 */
+    int64_t card_lookup_burst;                /* default 20 */
+    int64_t portal_codes_per_client_per_hour; /* login codes asked for per address, default 10 */
     /* [store] */
     int64_t batch_max; /* group commit: most writes in one commit, default 256 */
     /* [log] */

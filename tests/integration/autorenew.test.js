@@ -330,7 +330,7 @@ function cardNumbers(prefix6, phone3, index) {
 
 const AGREEMENT_OK = { provider: 'sandbox', behaviour: 'succeed' };
 const AGREEMENT_FAIL = { provider: 'sandbox', behaviour: 'fail' };
-const SMS_TEMPLATES = ['recharge_succeeded', 'low_balance', 'suspended', 'recycle_warning', 'recycled', 'auto_renew_failed'];
+const SMS_TEMPLATES = ['recharge_succeeded', 'low_balance', 'suspended', 'recycle_warning', 'recycled', 'auto_renew_failed', 'reactivated'];
 
 /* ------------------------------------------------------------------------------------------
  * The model: autorenew.h and lifecycle.h again, for the cards of one test
@@ -422,7 +422,10 @@ class Model {
     card.credits.push({ amount, channel, balance: card.balance });
     card.sms.recharge_succeeded++;
     card.hooks.push('card.recharged');
-    if (wasSuspended && card.status === 'active') card.hooks.push('card.reactivated');
+    if (wasSuspended && card.status === 'active') {
+      card.hooks.push('card.reactivated');
+      card.sms.reactivated++;
+    }
   }
 
   /* One auto-renewal pass at "now": {charged, failed, given_up}. */
@@ -833,6 +836,7 @@ test('a failing agreement: 3 attempts at least 6 h apart, one auto_renew_failed 
   assert.equal(card.arAttempts, 3);
   assert.deepEqual(card.sms, {
     recharge_succeeded: 0, low_balance: 1, suspended: 1, recycle_warning: 0, recycled: 0, auto_renew_failed: 1,
+    reactivated: 0,
   });
   assert.deepEqual(card.hooks, ['card.suspended']);
   assert.deepEqual([card.status, card.balance, card.arrears, card.suspendedAt], ['suspended', 0, 800, FEB1]);

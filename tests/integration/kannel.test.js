@@ -197,6 +197,13 @@ test("lebd's recharge SMS goes out through Kannel's sendsms to the phone", { ski
     timeout_ms: 5000,
     what: 'the outbox marked delivered',
   });
+  /* Kannel calls the dlr-url lebd gave with the message twice: bearerbox's own report of the
+   * SMS centre's acceptance (type 8) and the fake SMS centre's handset report (type 1), at
+   * about the same time and in either order; the state ends at the final one. */
+  await pollUntil(async () => (await smsOutbox()).every((m) => m.delivery === 'delivered'), {
+    timeout_ms: 10000,
+    what: 'the delivery reports',
+  });
 });
 
 test('smsbox down mid-way: the MO waits in bearerbox and is answered once smsbox is back', { skip }, async () => {

@@ -475,6 +475,19 @@ describe('lebctl against lebd --demo', () => {
     assertExit(await lebctl(['outbox', 'resend', 'abc'], { home }), EXIT.usage, 'not a number');
     assertExit(await lebctl(['outbox', 'list', '--status', 'lost'], { home }), EXIT.refused,
       'an unknown status is refused by the server');
+
+    /* The SMS gateway's delivery reports: a column, and a filter. */
+    const sms = await lebctl(['outbox', 'list', '--kind', 'sms'], { home });
+    assertExit(sms, EXIT.ok, 'outbox list --kind sms');
+    assert.match(sms.stdout, /^ID\s+KIND\s+TO\s+WHAT\s+STATUS\s+ATTEMPTS\s+NEXT\s+DELIVERY/m);
+    const noReport = await lebctl(['outbox', 'list', '--kind', 'sms', '--delivery', 'none', '--json'], { home });
+    assertExit(noReport, EXIT.ok, 'outbox list --delivery none');
+    assert.ok(JSON.parse(noReport.stdout).messages.some((m) => m.payload.template === 'recharge_succeeded'));
+    const delivered = await lebctl(['outbox', 'list', '--delivery', 'delivered', '--json'], { home });
+    assertExit(delivered, EXIT.ok, 'outbox list --delivery delivered');
+    assert.deepEqual(JSON.parse(delivered.stdout).messages, [], 'no report came: no gateway here');
+    assertExit(await lebctl(['outbox', 'list', '--delivery', 'arrived'], { home }), EXIT.refused,
+      'an unknown delivery state is refused by the server');
   });
 
   test('ledger check of the demo ledger: balanced, exit 0', async (t) => {

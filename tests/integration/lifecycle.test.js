@@ -414,6 +414,7 @@ function assertPlanEcho(created, plan) {
 
 const SMS_TEMPLATES = [
   'recharge_succeeded', 'low_balance', 'suspended', 'recycle_warning', 'recycled', 'auto_renew_failed',
+  'reactivated',
 ];
 /* What the scenario must have done at least once. */
 const TOTALS = [
@@ -807,6 +808,7 @@ class Model {
     card.suspendedDay = null;
     this.totals.reactivations++;
     this.hook(card, 'card.reactivated');
+    card.sms.reactivated++;
   }
 
   /* Differences between lebd's view of a card and the model's. */

@@ -1,8 +1,9 @@
 'use strict';
 /*
  * sms.test.js - the Kannel sms-service get-url, GET /api/v1/sms/inbound: the key, the
- * balance command in ASCII and Chinese, a sender without a card, unknown commands and help.
- * The reply SMS is the text/plain body.
+ * balance command in ASCII and Chinese, a sender without a card, unknown commands and help,
+ * auto-renewal's status (ZD) and turning it off with a confirmation (TD, then Y), and the
+ * cardholder's language (EN, ZW). The reply SMS is the text/plain body.
  */
 
 const { test, before, after } = require('node:test');
@@ -24,7 +25,7 @@ const {
 let lebd;
 let token;
 before(async () => {
-  lebd = await startLebd();
+  lebd = await startLebd({ testMode: true });
   token = await login(lebd);
 });
 after(() => lebd && lebd.close());
@@ -158,5 +159,104 @@ test('KH answers the card number and CZ a recharge link, not the help text', asy
     assert.match(response.headers.get('content-type') || '', /^text\/plain/);
     assert.notEqual(response.text, help.text, `${text} is a command of its own, not help`);
     assert.match(response.text, /https?:\/\//, `${text} answers a link: ${response.text}`);
+  }
+});
+
+/* ---- auto-renewal and language by SMS ---------------------------------------------------- */
+
+async function autoRenew(card) {
+  const response = await api(lebd, 'GET', `/api/v1/admin/cards/${card}/auto-renew`, { token });
+  assertStatus(response, 200, 'auto-renew');
+  return response.body;
+}
+
+async function setAutoRenew(card, body) {
+  const response = await api(lebd, 'PUT', `/api/v1/admin/cards/${card}/auto-renew`, { token, body });
+  assertStatus(response, 200, 'set auto-renew');
+  return response.body;
+}
+
+/* The suspended demo card is the one these tests change: the others stay as the tests above
+ * expect them. */
+const SUSPENDED = { from: '+8613800000002', card: DEMO.suspended.card_no };
+
+test('ZD tells whether auto-renewal is on, and by which rule, in the card\'s language', async (t) => {
+  t.after(() => setAutoRenew(SUSPENDED.card, { enabled: false }));
+  for (const text of ['ZD', 'zd', '自动续费', ' ＺＤ ']) {
+    const off = await inbound({ from: SUSPENDED.from, text });
+    assertReply(off, text);
+    assert.match(off.text, /自动续费未开通/, `${JSON.stringify(text)}: ${off.text}`);
+    assert.equal(off.headers.get('x-kannel-coding'), '2', 'Chinese goes back as UCS-2');
+  }
+  await setAutoRenew(SUSPENDED.card, { enabled: true, rule: 'threshold', amount: 5000, threshold: 500 });
+  const threshold = await inbound({ from: SUSPENDED.from, text: 'ZD' });
+  assert.match(threshold.text, /5\.00 元/);
+  assert.match(threshold.text, /50\.00 元/);
+  assert.match(threshold.text, /TD/);
+  await setAutoRenew(SUSPENDED.card, { enabled: true, rule: 'keep_fee' });
+  const keepFee = await inbound({ from: SUSPENDED.from, text: 'ZD' });
+  assert.match(keepFee.text, /自动续费已开通/);
+  assert.notEqual(keepFee.text, threshold.text);
+});
+
+test('TD only asks; Y from the same phone within ten minutes turns auto-renewal off', async (t) => {
+  t.after(() => setAutoRenew(SUSPENDED.card, { enabled: false }));
+  await setAutoRenew(SUSPENDED.card, { enabled: true, rule: 'keep_fee' });
+  const asked = await inbound({ from: SUSPENDED.from, text: 'TD' });
+  assertReply(asked, 'TD');
+  assert.match(asked.text, /回复 Y 确认/);
+  assert.equal((await autoRenew(SUSPENDED.card)).enabled, true, 'TD alone changes nothing');
+  /* Another phone's Y confirms nothing of this card. */
+  const other = await inbound({ from: DEMO.active.msisdn, text: 'Y' });
+  assert.match(other.text, /没有待确认的操作/);
+  assert.equal((await autoRenew(SUSPENDED.card)).enabled, true);
+  const done = await inbound({ from: SUSPENDED.from, text: '是' });
+  assert.match(done.text, /自动续费已关闭/);
+  const after = await autoRenew(SUSPENDED.card);
+  assert.equal(after.enabled, false, 'Y turned it off');
+  assert.equal(after.rule, 'keep_fee', 'the rule is kept for when it is turned on again');
+  /* A second Y has nothing left to confirm; TD now has nothing to turn off. */
+  assert.match((await inbound({ from: SUSPENDED.from, text: 'y' })).text, /没有待确认的操作/);
+  assert.match((await inbound({ from: SUSPENDED.from, text: 'TD' })).text, /未开通，无需关闭/);
+  assert.match((await inbound({ from: SUSPENDED.from, text: 'Y' })).text, /没有待确认的操作/);
+});
+
+test('a Y that comes after ten minutes confirms nothing', async (t) => {
+  t.after(() => setAutoRenew(SUSPENDED.card, { enabled: false }));
+  await setAutoRenew(SUSPENDED.card, { enabled: true, rule: 'keep_fee' });
+  assert.match((await inbound({ from: SUSPENDED.from, text: 'TD' })).text, /回复 Y 确认/);
+  const moved = await api(lebd, 'POST', '/api/v1/admin/clock', { token, body: { advance_s: 600 } });
+  assertStatus(moved, 200, 'clock');
+  assert.match((await inbound({ from: SUSPENDED.from, text: 'Y' })).text, /没有待确认的操作/);
+  assert.equal((await autoRenew(SUSPENDED.card)).enabled, true, 'still on');
+  /* Nine minutes is in time. */
+  assert.match((await inbound({ from: SUSPENDED.from, text: 'TD' })).text, /回复 Y 确认/);
+  assertStatus(await api(lebd, 'POST', '/api/v1/admin/clock', { token, body: { advance_s: 540 } }), 200);
+  assert.match((await inbound({ from: SUSPENDED.from, text: 'Y' })).text, /自动续费已关闭/);
+  assert.equal((await autoRenew(SUSPENDED.card)).enabled, false);
+});
+
+test('EN switches the card\'s SMS to English, ZW back to Chinese; replies follow at once', async (t) => {
+  t.after(() => inbound({ from: SUSPENDED.from, text: 'ZW' }));
+  const english = await inbound({ from: SUSPENDED.from, text: 'en' });
+  assertReply(english, 'EN');
+  assert.equal(english.text, 'SMS will now be sent in English. Send ZW for Chinese.');
+  assert.equal(english.headers.get('x-kannel-coding'), null, 'English goes as GSM 7-bit');
+  const balance = await inbound({ from: SUSPENDED.from, text: 'YE' });
+  assert.match(balance.text, /^Balance /);
+  assert.match((await inbound({ from: SUSPENDED.from, text: 'nonsense' })).text, /^Send YE balance/);
+  assert.match((await inbound({ from: SUSPENDED.from, text: 'ZD' })).text, /^Auto-renewal is off/);
+  /* The other demo card is untouched. */
+  assert.match((await inbound({ text: 'YE' })).text, /^余额/);
+  const chinese = await inbound({ from: SUSPENDED.from, text: '中文' });
+  assert.equal(chinese.text, '短信将以中文发送。');
+  assert.match((await inbound({ from: SUSPENDED.from, text: 'YE' })).text, /^余额/);
+});
+
+test('a sender without a card cannot confirm, switch language or ask for auto-renewal', async () => {
+  for (const text of ['ZD', 'TD', 'Y', 'EN', 'ZW']) {
+    const response = await inbound({ from: '+8613999999999', text });
+    assertReply(response, text);
+    assert.match(response.text, /未绑定保号卡/, `${text}: ${response.text}`);
   }
 });

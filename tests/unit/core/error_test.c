@@ -55,6 +55,8 @@ static const struct expected_error expected_errors[] = {
     {LEB_E_UNAVAILABLE, "unavailable", 503},
     {LEB_E_INVALID_PLAN, "invalid_plan", 400},
     {LEB_E_ORDER_EXISTS, "order_exists", 409},
+    {LEB_E_INVALID_CODE, "invalid_code", 401},
+    {LEB_E_TOO_MANY_ATTEMPTS, "too_many_attempts", 429},
 };
 #define EXPECTED_ERRORS_COUNT (sizeof(expected_errors) / sizeof(expected_errors[0]))
 

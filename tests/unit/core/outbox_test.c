@@ -83,6 +83,56 @@ static void test_outbox__status_names_round_trip(void **state)
     assert_int_equal(outbox_status_parse(&parsed, NULL), LEB_E_INVALID_REQUEST);
 }
 
+static void test_outbox__kannel_dlr_types_name_one_report_each(void **state)
+{
+    const struct {
+        int64_t type;
+        const char *name;
+    } known[] = {
+        {1, "delivered"}, {2, "undelivered"}, {4, "queued"}, {8, "accepted"}, {16, "rejected"}};
+    for (size_t i = 0; i < 5; i++) {
+        enum sms_delivery delivery = SMS_DELIVERY_NONE, parsed = SMS_DELIVERY_NONE;
+        assert_int_equal(sms_delivery_of_dlr(&delivery, known[i].type), LEB_OK);
+        assert_string_equal(sms_delivery_name(delivery), known[i].name);
+        assert_int_equal(sms_delivery_parse(&parsed, known[i].name), LEB_OK);
+        assert_int_equal(parsed, delivery);
+    }
+    const int64_t bad[] = {0, 3, 5, 9, 17, 31, 32, -1, INT64_MAX};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        enum sms_delivery delivery = SMS_DELIVERY_QUEUED;
+        assert_int_equal(sms_delivery_of_dlr(&delivery, bad[i]), LEB_E_INVALID_REQUEST);
+        assert_int_equal(delivery, SMS_DELIVERY_QUEUED);
+    }
+    enum sms_delivery none;
+    assert_int_equal(sms_delivery_parse(&none, ""), LEB_OK);
+    assert_int_equal(none, SMS_DELIVERY_NONE);
+    assert_int_equal(sms_delivery_parse(&none, "sent"), LEB_E_INVALID_REQUEST);
+    assert_int_equal(sms_delivery_parse(&none, NULL), LEB_E_INVALID_REQUEST);
+}
+
+static void test_outbox__delivery_never_goes_back_and_the_first_final_stands(void **state)
+{
+    /* The usual order. */
+    enum sms_delivery d = SMS_DELIVERY_NONE;
+    d = sms_delivery_merge(d, SMS_DELIVERY_QUEUED);
+    assert_int_equal(d, SMS_DELIVERY_QUEUED);
+    d = sms_delivery_merge(d, SMS_DELIVERY_ACCEPTED);
+    assert_int_equal(d, SMS_DELIVERY_ACCEPTED);
+    d = sms_delivery_merge(d, SMS_DELIVERY_DELIVERED);
+    assert_int_equal(d, SMS_DELIVERY_DELIVERED);
+    /* Late and contradicting reports change nothing once a final one is in. */
+    const enum sms_delivery late[] = {SMS_DELIVERY_NONE, SMS_DELIVERY_QUEUED, SMS_DELIVERY_ACCEPTED,
+                                      SMS_DELIVERY_UNDELIVERED, SMS_DELIVERY_REJECTED};
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(sms_delivery_merge(d, late[i]), SMS_DELIVERY_DELIVERED);
+    assert_int_equal(sms_delivery_merge(SMS_DELIVERY_ACCEPTED, SMS_DELIVERY_QUEUED),
+                     SMS_DELIVERY_ACCEPTED);
+    assert_int_equal(sms_delivery_merge(SMS_DELIVERY_QUEUED, SMS_DELIVERY_REJECTED),
+                     SMS_DELIVERY_REJECTED);
+    assert_int_equal(sms_delivery_merge(SMS_DELIVERY_NONE, SMS_DELIVERY_UNDELIVERED),
+                     SMS_DELIVERY_UNDELIVERED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -92,6 +142,8 @@ int main(void)
         cmocka_unit_test(test_outbox__bad_parameters_are_refused_and_leave_out_alone),
         cmocka_unit_test(test_outbox__only_a_dead_letter_can_be_resent),
         cmocka_unit_test(test_outbox__status_names_round_trip),
+        cmocka_unit_test(test_outbox__kannel_dlr_types_name_one_report_each),
+        cmocka_unit_test(test_outbox__delivery_never_goes_back_and_the_first_final_stands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,6 +25,29 @@ static int take_many(struct ratelimit_bucket *bucket, int64_t rate_per_min, int6
     return taken;
 }
 
+/* Five an hour: one token every 12 minutes, none a millisecond sooner, never more than the
+ * burst however long the bucket waits. */
+static void test_ratelimit__an_hourly_bucket_refills_by_the_hour_exactly(void **state)
+{
+    struct ratelimit_bucket bucket;
+    const int64_t minute = 60000;
+
+    ratelimit_init(&bucket, 5, T0);
+    for (int i = 0; i < 5; i++) {
+        assert_true(ratelimit_take_hourly(&bucket, 5, 5, T0));
+    }
+    assert_false(ratelimit_take_hourly(&bucket, 5, 5, T0));
+    assert_false(ratelimit_take_hourly(&bucket, 5, 5, T0 + 12 * minute - 1));
+    assert_true(ratelimit_take_hourly(&bucket, 5, 5, T0 + 12 * minute));
+    assert_false(ratelimit_take_hourly(&bucket, 5, 5, T0 + 12 * minute));
+    assert_true(ratelimit_take_hourly(&bucket, 5, 5, T0 + 24 * minute));
+    int taken = 0;
+    for (int i = 0; i < 20; i++) {
+        taken += ratelimit_take_hourly(&bucket, 5, 5, T0 + 1000 * minute);
+    }
+    assert_int_equal(taken, 5);
+}
+
 static void test_ratelimit__a_new_bucket_is_full(void **state)
 {
     struct ratelimit_bucket bucket;
@@ -205,6 +228,7 @@ int main(void)
         cmocka_unit_test(test_ratelimit__the_largest_burst_fits),
         cmocka_unit_test(test_ratelimit__a_rate_of_zero_never_refills),
         cmocka_unit_test(test_ratelimit__a_lowered_burst_takes_effect_at_once),
+        cmocka_unit_test(test_ratelimit__an_hourly_bucket_refills_by_the_hour_exactly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,8 +7,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <ctype.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/sms.h"
@@ -54,6 +59,65 @@ static void assert_fits_one_gsm7_segment(const char *reply)
     assert_true(strlen(reply) <= SMS_ONE_GSM7_SEGMENT_CHARS);
 }
 
+/*
+ * Runs "run" in a child process and checks that it dies of an assertion (LEB_ASSERT aborts,
+ * in release builds too), which a test cannot watch happen in its own process. The child's
+ * assertion message is expected, so it goes to /dev/null rather than into the test log.
+ */
+static void assert_aborts(void (*run)(void))
+{
+    pid_t child;
+    int status = 0;
+
+    fflush(NULL);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        if (freopen("/dev/null", "w", stderr) == NULL) {
+            _exit(2);
+        }
+        run();
+        _exit(0);
+    }
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
+/*
+ * Checks that every command "text" tells a cardholder to send is one the parser takes: a
+ * word of one or two upper-case ASCII letters ("Y", "CZ") is a command in LEB's texts.
+ * Returns how many it found.
+ */
+static size_t assert_every_command_named_is_understood(const char *text)
+{
+    size_t found = 0;
+    size_t i = 0;
+
+    while (text[i] != '\0') {
+        size_t length = 0;
+        bool upper = true;
+        char word[3];
+
+        while (isalpha((unsigned char)text[i + length])) {
+            upper = upper && isupper((unsigned char)text[i + length]);
+            length++;
+        }
+        if (length == 0) {
+            i++;
+            continue;
+        }
+        if (upper && length <= 2) {
+            memcpy(word, text + i, length);
+            word[length] = '\0';
+            assert_int_not_equal(sms_command_parse(word), SMS_CMD_UNKNOWN);
+            found++;
+        }
+        i += length;
+    }
+    return found;
+}
+
 /* ---------------------------------------------------------------------------------------
  * Commands
  * ------------------------------------------------------------------------------------- */
@@ -69,12 +133,32 @@ static void test_sms__parse_knows_every_command_in_both_spellings(void **state)
         {"CZ", SMS_CMD_RECHARGE},       {"充值", SMS_CMD_RECHARGE},
         {"BZ", SMS_CMD_HELP},           {"帮助", SMS_CMD_HELP},
         {"ZD", SMS_CMD_AUTO_RENEW},     {"自动续费", SMS_CMD_AUTO_RENEW},
-        {"TD", SMS_CMD_AUTO_RENEW_OFF},
+        {"TD", SMS_CMD_AUTO_RENEW_OFF}, {"关闭自动续费", SMS_CMD_AUTO_RENEW_OFF},
+        {"Y", SMS_CMD_CONFIRM},         {"YES", SMS_CMD_CONFIRM},
+        {"是", SMS_CMD_CONFIRM},        {"确认", SMS_CMD_CONFIRM},
+        {"EN", SMS_CMD_LANG_EN},        {"ENGLISH", SMS_CMD_LANG_EN},
+        {"ZW", SMS_CMD_LANG_ZH},        {"中文", SMS_CMD_LANG_ZH},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         assert_int_equal(sms_command_parse(cases[i].text), cases[i].command);
     }
+}
+
+/* New commands go at the end, before SMS_CMD_UNKNOWN, so that no value a caller may have
+ * stored or compared moves. */
+static void test_sms__command_values_never_change(void **state)
+{
+    assert_int_equal(SMS_CMD_BALANCE, 0);
+    assert_int_equal(SMS_CMD_CARD_NO, 1);
+    assert_int_equal(SMS_CMD_RECHARGE, 2);
+    assert_int_equal(SMS_CMD_HELP, 3);
+    assert_int_equal(SMS_CMD_AUTO_RENEW, 4);
+    assert_int_equal(SMS_CMD_AUTO_RENEW_OFF, 5);
+    assert_int_equal(SMS_CMD_CONFIRM, 6);
+    assert_int_equal(SMS_CMD_LANG_EN, 7);
+    assert_int_equal(SMS_CMD_LANG_ZH, 8);
+    assert_int_equal(SMS_CMD_UNKNOWN, 9);
 }
 
 static void test_sms__parse_folds_case(void **state)
@@ -87,6 +171,14 @@ static void test_sms__parse_folds_case(void **state)
     assert_int_equal(sms_command_parse("bz"), SMS_CMD_HELP);
     assert_int_equal(sms_command_parse("zd"), SMS_CMD_AUTO_RENEW);
     assert_int_equal(sms_command_parse("td"), SMS_CMD_AUTO_RENEW_OFF);
+    assert_int_equal(sms_command_parse("y"), SMS_CMD_CONFIRM);
+    assert_int_equal(sms_command_parse("yes"), SMS_CMD_CONFIRM);
+    assert_int_equal(sms_command_parse("Yes"), SMS_CMD_CONFIRM);
+    assert_int_equal(sms_command_parse("en"), SMS_CMD_LANG_EN);
+    assert_int_equal(sms_command_parse("English"), SMS_CMD_LANG_EN);
+    assert_int_equal(sms_command_parse("english"), SMS_CMD_LANG_EN);
+    assert_int_equal(sms_command_parse("zw"), SMS_CMD_LANG_ZH);
+    assert_int_equal(sms_command_parse("Zw"), SMS_CMD_LANG_ZH);
 }
 
 static void test_sms__parse_folds_full_width_letters(void **state)
@@ -97,6 +189,12 @@ static void test_sms__parse_folds_full_width_letters(void **state)
     assert_int_equal(sms_command_parse("ｋｈ"), SMS_CMD_CARD_NO);
     assert_int_equal(sms_command_parse("ｔｄ"), SMS_CMD_AUTO_RENEW_OFF);
     assert_int_equal(sms_command_parse("ＢＺ"), SMS_CMD_HELP);
+    assert_int_equal(sms_command_parse("ｙ"), SMS_CMD_CONFIRM);
+    assert_int_equal(sms_command_parse("ＹＥＳ"), SMS_CMD_CONFIRM);
+    assert_int_equal(sms_command_parse("ｙｅｓ"), SMS_CMD_CONFIRM);
+    assert_int_equal(sms_command_parse("ＥＮ"), SMS_CMD_LANG_EN);
+    assert_int_equal(sms_command_parse("Ｅｎｇｌｉｓｈ"), SMS_CMD_LANG_EN);
+    assert_int_equal(sms_command_parse("ｚｗ"), SMS_CMD_LANG_ZH);
 }
 
 static void test_sms__parse_trims_ascii_and_ideographic_spaces(void **state)
@@ -106,14 +204,22 @@ static void test_sms__parse_trims_ascii_and_ideographic_spaces(void **state)
     assert_int_equal(sms_command_parse("　余额　"), SMS_CMD_BALANCE);
     assert_int_equal(sms_command_parse("　 ｙｅ\n"), SMS_CMD_BALANCE);
     assert_int_equal(sms_command_parse("  td"), SMS_CMD_AUTO_RENEW_OFF);
+    assert_int_equal(sms_command_parse(" 关闭自动续费\n"), SMS_CMD_AUTO_RENEW_OFF);
+    assert_int_equal(sms_command_parse("　是　"), SMS_CMD_CONFIRM);
+    assert_int_equal(sms_command_parse(" 确认 "), SMS_CMD_CONFIRM);
+    assert_int_equal(sms_command_parse("y\r\n"), SMS_CMD_CONFIRM);
+    assert_int_equal(sms_command_parse("　ＥＮ "), SMS_CMD_LANG_EN);
+    assert_int_equal(sms_command_parse("\t中文　"), SMS_CMD_LANG_ZH);
 }
 
 static void test_sms__parse_calls_anything_else_unknown(void **state)
 {
     static const char *const unknown[] = {
-        "",    "   ",    "　",     "Y",     "YEE",        "Y E",      "YE 1",
-        "余",  "余额额", "查余额", "余 额", "HELP",       "balance",  "退订",
-        "ye.", "ＹＥ！", "TDX",    "自动",  "自动续费吧", "\xef\xbc", "\xff\xfe",
+        "",       "   ",    "　",    "YEE",        "Y E",      "YE 1",     "余",
+        "余额额", "查余额", "余 额", "HELP",       "balance",  "退订",     "ye.",
+        "ＹＥ！", "TDX",    "自动",  "自动续费吧", "\xef\xbc", "\xff\xfe", "YS",
+        "YESS",   "Y Y",    "Y.",    "是的",       "确认吗",   "E",        "ENG",
+        "EN 1",   "Z W",    "ZWW",   "中",         "中文。",   "关闭",     "关闭 自动续费",
     };
 
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
@@ -273,8 +379,9 @@ static void test_sms__balance_reply_never_shows_more_than_the_masked_card_number
 
 static void test_sms__help_reply_lists_every_command(void **state)
 {
-    static const char *const words[] = {"YE", "KH", "CZ", "BZ", "ZD", "TD"};
-    static const char *const chinese[] = {"余额", "卡号", "充值", "帮助", "自动续费"};
+    static const char *const words[] = {"YE", "KH", "CZ", "BZ", "ZD", "TD", "EN", "ZW"};
+    static const char *const chinese[] = {"余额",     "卡号",         "充值", "帮助",
+                                          "自动续费", "关闭自动续费", "中文"};
     char zh[SMS_REPLY_MAX];
     char en[SMS_REPLY_MAX];
 
@@ -287,6 +394,9 @@ static void test_sms__help_reply_lists_every_command(void **state)
     for (size_t i = 0; i < sizeof(chinese) / sizeof(chinese[0]); i++) {
         assert_non_null(strstr(zh, chinese[i]));
     }
+    /* TD is confirmed with Y: the help says so, as "YE" alone would not show. */
+    assert_non_null(strstr(zh, "回复 Y 确认"));
+    assert_non_null(strstr(en, "then Y)"));
     assert_fits_two_ucs2_segments(zh);
     assert_fits_two_ucs2_segments(en);
     assert_fits_one_gsm7_segment(en);
@@ -294,8 +404,10 @@ static void test_sms__help_reply_lists_every_command(void **state)
 
 static void test_sms__every_command_the_help_names_is_understood(void **state)
 {
-    static const char *const words[] = {"YE",   "KH",   "CZ",   "BZ",   "ZD",      "TD",
-                                        "余额", "卡号", "充值", "帮助", "自动续费"};
+    static const char *const words[] = {
+        "YE",   "KH",   "CZ",   "BZ",   "ZD",       "TD",           "Y",    "EN", "ZW",
+        "余额", "卡号", "充值", "帮助", "自动续费", "关闭自动续费", "中文",
+    };
 
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
         assert_int_not_equal(sms_command_parse(words[i]), SMS_CMD_UNKNOWN);
@@ -346,6 +458,268 @@ static void test_sms__recharge_reply_carries_the_link_whole_even_at_its_longest(
     sms_reply_recharge_link(zh, "https://leb.example/?card=8986010000000000018", SMS_LANG_ZH);
     assert_non_null(strstr(zh, "https://leb.example/?card=8986010000000000018"));
     assert_fits_two_ucs2_segments(zh);
+}
+
+static struct sms_autorenew_view autorenew_view_demo(void)
+{
+    struct sms_autorenew_view view = {
+        .enabled = true,
+        .rule = "threshold",
+        .amount = 5000,
+        .threshold = 500,
+        .currency = "CNY",
+    };
+    return view;
+}
+
+static void test_sms__auto_renew_reply_when_off_points_to_the_self_service_portal(void **state)
+{
+    /* Nothing but "enabled" is read when it is off: a card without a setting has no rule. */
+    struct sms_autorenew_view view = {.enabled = false, .rule = NULL, .currency = NULL};
+    char zh[SMS_REPLY_MAX];
+    char en[SMS_REPLY_MAX];
+
+    sms_reply_auto_renew(zh, &view, SMS_LANG_ZH);
+    sms_reply_auto_renew(en, &view, SMS_LANG_EN);
+    assert_string_equal(zh, "自动续费未开通，可在网上自助服务中开通。");
+    assert_string_equal(en, "Auto-renewal is off. You can turn it on in the online self-service "
+                            "portal.");
+    assert_fits_two_ucs2_segments(zh);
+    assert_fits_one_gsm7_segment(en);
+}
+
+static void test_sms__auto_renew_reply_for_keep_fee_says_it_pays_the_fee(void **state)
+{
+    /* keep_fee names no amount, so it reads no currency. */
+    struct sms_autorenew_view view = {.enabled = true, .rule = "keep_fee", .currency = NULL};
+    char zh[SMS_REPLY_MAX];
+    char en[SMS_REPLY_MAX];
+
+    sms_reply_auto_renew(zh, &view, SMS_LANG_ZH);
+    sms_reply_auto_renew(en, &view, SMS_LANG_EN);
+    assert_string_equal(zh, "自动续费已开通：每次扣费日前自动补足月费。回复 TD 关闭。");
+    assert_string_equal(en, "Auto-renewal is on: before each billing day it tops up enough to "
+                            "pay the monthly fee. Reply TD to turn it off.");
+    assert_fits_two_ucs2_segments(zh);
+    assert_fits_one_gsm7_segment(en);
+}
+
+static void test_sms__auto_renew_reply_for_threshold_names_both_amounts(void **state)
+{
+    struct sms_autorenew_view view = autorenew_view_demo();
+    char zh[SMS_REPLY_MAX];
+    char en[SMS_REPLY_MAX];
+
+    sms_reply_auto_renew(zh, &view, SMS_LANG_ZH);
+    sms_reply_auto_renew(en, &view, SMS_LANG_EN);
+    assert_string_equal(zh, "自动续费已开通：余额低于 5.00 元时自动充值 50.00 元。回复 TD 关闭。");
+    assert_string_equal(en, "Auto-renewal is on: when the balance falls below 5.00 CNY it tops "
+                            "up 50.00 CNY. Reply TD to turn it off.");
+    assert_fits_two_ucs2_segments(zh);
+    assert_fits_one_gsm7_segment(en);
+}
+
+static void test_sms__auto_renew_reply_in_chinese_names_a_currency_other_than_yuan(void **state)
+{
+    struct sms_autorenew_view view = autorenew_view_demo();
+    char out[SMS_REPLY_MAX];
+
+    view.currency = "HKD";
+    sms_reply_auto_renew(out, &view, SMS_LANG_ZH);
+    assert_string_equal(out,
+                        "自动续费已开通：余额低于 5.00 HKD 时自动充值 50.00 HKD。回复 TD 关闭。");
+    assert_null(strstr(out, "元"));
+}
+
+static void test_sms__every_auto_renew_reply_fits_two_segments_even_at_the_extremes(void **state)
+{
+    const int64_t amounts[] = {0, 1, 999999999, INT64_MAX};
+    const char *const currencies[] = {"CNY", "USD"};
+    const char *const rules[] = {"keep_fee", "threshold"};
+
+    for (size_t r = 0; r < 2; r++) {
+        for (size_t a = 0; a < sizeof(amounts) / sizeof(amounts[0]); a++) {
+            for (size_t t = 0; t < sizeof(amounts) / sizeof(amounts[0]); t++) {
+                for (size_t c = 0; c < 2; c++) {
+                    struct sms_autorenew_view view = {
+                        .enabled = true,
+                        .rule = rules[r],
+                        .amount = amounts[a],
+                        .threshold = amounts[t],
+                        .currency = currencies[c],
+                    };
+                    char out[SMS_REPLY_MAX];
+                    bool ucs2 = false;
+
+                    sms_reply_auto_renew(out, &view, SMS_LANG_ZH);
+                    assert_in_range(sms_segments(out, &ucs2), 1, 2);
+                    assert_true(ucs2);
+                    assert_fits_two_ucs2_segments(out);
+                    assert_int_equal(assert_every_command_named_is_understood(out), 1);
+                    assert_non_null(strstr(out, "TD"));
+                    sms_reply_auto_renew(out, &view, SMS_LANG_EN);
+                    assert_in_range(sms_segments(out, &ucs2), 1, 2);
+                    assert_false(ucs2);
+                    assert_fits_one_gsm7_segment(out);
+                    assert_int_equal(assert_every_command_named_is_understood(out), 1);
+                    assert_non_null(strstr(out, "TD"));
+                }
+            }
+        }
+    }
+}
+
+static void auto_renew_reply_with_rule(const char *rule)
+{
+    struct sms_autorenew_view view = autorenew_view_demo();
+    char out[SMS_REPLY_MAX];
+
+    view.rule = rule;
+    sms_reply_auto_renew(out, &view, SMS_LANG_ZH);
+}
+
+static void auto_renew_reply_with_unknown_rule(void)
+{
+    auto_renew_reply_with_rule("keep-fee");
+}
+
+static void auto_renew_reply_with_no_rule(void)
+{
+    auto_renew_reply_with_rule(NULL);
+}
+
+static void auto_renew_reply_with_rule_in_capitals(void)
+{
+    auto_renew_reply_with_rule("THRESHOLD");
+}
+
+static void auto_renew_reply_with_currency(const char *currency)
+{
+    struct sms_autorenew_view view = autorenew_view_demo();
+    char out[SMS_REPLY_MAX];
+
+    view.currency = currency;
+    sms_reply_auto_renew(out, &view, SMS_LANG_EN);
+}
+
+static void auto_renew_reply_with_lower_case_currency(void)
+{
+    auto_renew_reply_with_currency("cny");
+}
+
+static void auto_renew_reply_with_no_currency(void)
+{
+    auto_renew_reply_with_currency(NULL);
+}
+
+static void auto_renew_reply_with_negative_threshold(void)
+{
+    struct sms_autorenew_view view = autorenew_view_demo();
+    char out[SMS_REPLY_MAX];
+
+    view.threshold = -1;
+    sms_reply_auto_renew(out, &view, SMS_LANG_ZH);
+}
+
+static void test_sms__auto_renew_reply_asserts_on_a_view_the_store_cannot_hold(void **state)
+{
+    assert_aborts(auto_renew_reply_with_unknown_rule);
+    assert_aborts(auto_renew_reply_with_no_rule);
+    assert_aborts(auto_renew_reply_with_rule_in_capitals);
+    assert_aborts(auto_renew_reply_with_lower_case_currency);
+    assert_aborts(auto_renew_reply_with_no_currency);
+    assert_aborts(auto_renew_reply_with_negative_threshold);
+}
+
+static void test_sms__notices_say_what_was_agreed_in_both_languages(void **state)
+{
+    static const struct {
+        enum sms_notice notice;
+        const char *zh;
+        const char *en;
+    } cases[] = {
+        {SMS_NOTICE_AUTO_RENEW_OFF_CONFIRM,
+         "关闭自动续费请在10分钟内回复 Y 确认，不回复则保持不变。",
+         "Turn auto-renewal off? Reply Y within 10 minutes to confirm; otherwise nothing "
+         "changes."},
+        {SMS_NOTICE_AUTO_RENEW_OFF_DONE,
+         "自动续费已关闭，本卡将不再自动充值。请记得在扣费日前充值，发送 CZ 获取充值链接。",
+         "Auto-renewal is off. This card will no longer be topped up automatically. Remember "
+         "to top up before the fee is due; send CZ for a recharge link."},
+        {SMS_NOTICE_AUTO_RENEW_NOT_ON, "自动续费未开通，无需关闭。",
+         "Auto-renewal is not on; there is nothing to turn off."},
+        {SMS_NOTICE_NOTHING_TO_CONFIRM, "没有待确认的操作（或已超时）。发送 BZ 查看帮助。",
+         "Nothing is waiting for confirmation (or it has expired). Send BZ for help."},
+        {SMS_NOTICE_LANGUAGE_SET, "短信将以中文发送。",
+         "SMS will now be sent in English. Send ZW for Chinese."},
+    };
+    char out[SMS_REPLY_MAX];
+
+    assert_int_equal(sizeof(cases) / sizeof(cases[0]), SMS_NOTICE_COUNT);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sms_reply_notice(out, cases[i].notice, SMS_LANG_ZH);
+        assert_string_equal(out, cases[i].zh);
+        sms_reply_notice(out, cases[i].notice, SMS_LANG_EN);
+        assert_string_equal(out, cases[i].en);
+    }
+}
+
+static void test_sms__every_notice_fits_two_segments_in_both_languages(void **state)
+{
+    for (int notice = 0; notice < SMS_NOTICE_COUNT; notice++) {
+        char out[SMS_REPLY_MAX];
+        bool ucs2 = false;
+
+        sms_reply_notice(out, (enum sms_notice)notice, SMS_LANG_ZH);
+        assert_in_range(sms_segments(out, &ucs2), 1, 2);
+        assert_true(ucs2);
+        assert_fits_two_ucs2_segments(out);
+        sms_reply_notice(out, (enum sms_notice)notice, SMS_LANG_EN);
+        assert_in_range(sms_segments(out, &ucs2), 1, 2);
+        assert_false(ucs2);
+        assert_fits_one_gsm7_segment(out);
+    }
+}
+
+static void test_sms__confirmation_notice_names_the_minutes_the_confirmation_waits(void **state)
+{
+    char minutes[32];
+    char out[SMS_REPLY_MAX];
+
+    snprintf(minutes, sizeof(minutes), "%d分钟", SMS_CONFIRM_TTL_S / 60);
+    sms_reply_notice(out, SMS_NOTICE_AUTO_RENEW_OFF_CONFIRM, SMS_LANG_ZH);
+    assert_non_null(strstr(out, minutes));
+    snprintf(minutes, sizeof(minutes), "%d minutes", SMS_CONFIRM_TTL_S / 60);
+    sms_reply_notice(out, SMS_NOTICE_AUTO_RENEW_OFF_CONFIRM, SMS_LANG_EN);
+    assert_non_null(strstr(out, minutes));
+}
+
+static void test_sms__every_command_a_notice_names_is_understood(void **state)
+{
+    size_t found = 0;
+
+    for (int notice = 0; notice < SMS_NOTICE_COUNT; notice++) {
+        for (int language = SMS_LANG_ZH; language <= SMS_LANG_EN; language++) {
+            char out[SMS_REPLY_MAX];
+
+            sms_reply_notice(out, (enum sms_notice)notice, (enum sms_language)language);
+            found += assert_every_command_named_is_understood(out);
+        }
+    }
+    /* Y twice, CZ twice, BZ twice, ZW once: the scan does see them. */
+    assert_int_equal(found, 7);
+}
+
+static void notice_out_of_range(void)
+{
+    char out[SMS_REPLY_MAX];
+
+    sms_reply_notice(out, SMS_NOTICE_COUNT, SMS_LANG_ZH);
+}
+
+static void test_sms__notice_asserts_on_a_notice_outside_the_enum(void **state)
+{
+    assert_aborts(notice_out_of_range);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -546,8 +920,8 @@ static void test_sms__segments_count_each_invalid_utf8_byte_as_one_unit(void **s
  * ------------------------------------------------------------------------------------- */
 
 static const char *const template_names[] = {
-    "recharge_succeeded", "low_balance", "recycle_warning",
-    "suspended",          "recycled",    "auto_renew_failed",
+    "recharge_succeeded", "low_balance",       "recycle_warning", "suspended",
+    "recycled",           "auto_renew_failed", "reactivated",     "login_code",
 };
 
 static struct sms_fields fields_demo(void)
@@ -562,6 +936,7 @@ static struct sms_fields fields_demo(void)
         .valid_until = "2027-01-31T00:00:00Z",
         .due_at = "2026-12-01T00:00:00+08:00",
         .recycle_at = "2026-12-31T00:00:00Z",
+        .code = "042917",
     };
     return fields;
 }
@@ -684,6 +1059,52 @@ static void test_sms__render_recycle_warning_recycled_and_auto_renew_failed(void
     assert_non_null(strstr(out, "CZ"));
 }
 
+static void test_sms__render_reactivated_says_back_in_service_and_the_balance(void **state)
+{
+    struct sms_fields fields = fields_demo();
+    char out[SMS_REPLY_MAX];
+
+    render_ok(out, "reactivated", &fields, SMS_LANG_ZH);
+    assert_string_equal(out, "恢复通知：卡号 8986***********0018 已恢复正常使用，余额 102.00 元。");
+    render_ok(out, "reactivated", &fields, SMS_LANG_EN);
+    assert_string_equal(out, "Card 8986***********0018 is back in service. Balance 102.00 CNY.");
+    fields.currency = "HKD";
+    render_ok(out, "reactivated", &fields, SMS_LANG_ZH);
+    assert_string_equal(out,
+                        "恢复通知：卡号 8986***********0018 已恢复正常使用，余额 102.00 HKD。");
+    /* A top-up that only just paid the arrears leaves nothing, and the text says so. */
+    fields.balance = 0;
+    render_ok(out, "reactivated", &fields, SMS_LANG_EN);
+    assert_non_null(strstr(out, "Balance 0.00 HKD."));
+}
+
+static void test_sms__render_login_code_says_the_code_its_life_and_never_to_share_it(void **state)
+{
+    struct sms_fields fields = fields_demo();
+    char out[SMS_REPLY_MAX];
+    char minutes[32];
+    bool ucs2 = true;
+
+    render_ok(out, "login_code", &fields, SMS_LANG_ZH);
+    assert_string_equal(out, "LEB 网上自助服务登录验证码 042917，5分钟内有效。切勿告诉他人，"
+                             "工作人员不会索要。卡号 8986***********0018。");
+    /* One segment even for the longest masked number: a code should arrive whole. */
+    assert_int_equal(sms_segments(out, NULL), 1);
+    snprintf(minutes, sizeof(minutes), "%d分钟", SMS_LOGIN_CODE_TTL_S / 60);
+    assert_non_null(strstr(out, minutes));
+    render_ok(out, "login_code", &fields, SMS_LANG_EN);
+    assert_string_equal(out, "LEB self-service login code: 042917, valid for 5 minutes. Never "
+                             "tell anyone; our staff never ask for it. Card 8986***********0018.");
+    assert_int_equal(sms_segments(out, &ucs2), 1);
+    assert_false(ucs2);
+    snprintf(minutes, sizeof(minutes), "%d minutes", SMS_LOGIN_CODE_TTL_S / 60);
+    assert_non_null(strstr(out, minutes));
+    /* Leading zeros are part of the code, not a number's padding. */
+    fields.code = "000000";
+    render_ok(out, "login_code", &fields, SMS_LANG_EN);
+    assert_non_null(strstr(out, "code: 000000,"));
+}
+
 static void test_sms__render_needs_only_the_card_where_no_other_field_is_used(void **state)
 {
     struct sms_fields fields = {.card_no_masked = "8986***********0018",
@@ -697,6 +1118,23 @@ static void test_sms__render_needs_only_the_card_where_no_other_field_is_used(vo
     render_ok(out, "recycled", &fields, SMS_LANG_ZH);
     render_ok(out, "auto_renew_failed", &fields, SMS_LANG_EN);
     render_ok(out, "recycle_warning", &fields, SMS_LANG_ZH);
+    fields.code = "123456";
+    render_ok(out, "login_code", &fields, SMS_LANG_ZH);
+    render_ok(out, "login_code", &fields, SMS_LANG_EN);
+}
+
+static void test_sms__render_reactivated_needs_only_the_balance_and_currency(void **state)
+{
+    struct sms_fields fields = {.card_no_masked = "8986***********0018",
+                                .amount = -1,
+                                .balance = 0,
+                                .fee = -1,
+                                .arrears = -1,
+                                .currency = "CNY"};
+    char out[SMS_REPLY_MAX];
+
+    render_ok(out, "reactivated", &fields, SMS_LANG_ZH);
+    render_ok(out, "reactivated", &fields, SMS_LANG_EN);
 }
 
 static void assert_render_refused(const char *name, const struct sms_fields *fields)
@@ -741,6 +1179,7 @@ static void test_sms__render_refuses_a_missing_or_negative_field_and_clears_out(
         fields.balance = -1;
         assert_render_refused("recharge_succeeded", &fields);
         assert_render_refused("low_balance", &fields);
+        assert_render_refused("reactivated", &fields);
     }
     {
         struct sms_fields fields = fields_demo();
@@ -758,10 +1197,17 @@ static void test_sms__render_refuses_a_missing_or_negative_field_and_clears_out(
         assert_render_refused("recharge_succeeded", &fields);
         assert_render_refused("low_balance", &fields);
         assert_render_refused("suspended", &fields);
+        assert_render_refused("reactivated", &fields);
         fields.currency = "cny";
         assert_render_refused("recharge_succeeded", &fields);
+        assert_render_refused("reactivated", &fields);
         fields.currency = "YUAN";
         assert_render_refused("suspended", &fields);
+    }
+    {
+        struct sms_fields fields = fields_demo();
+        fields.code = NULL;
+        assert_render_refused("login_code", &fields);
     }
     {
         struct sms_fields fields = fields_demo();
@@ -777,6 +1223,21 @@ static void test_sms__render_refuses_a_missing_or_negative_field_and_clears_out(
         assert_render_refused("recycle_warning", &fields);
         fields.recycle_at = "2026-12";
         assert_render_refused("recycle_warning", &fields);
+    }
+}
+
+static void test_sms__render_refuses_a_login_code_that_is_not_six_digits(void **state)
+{
+    static const char *const codes[] = {
+        NULL,      "",        "12345",  "1234567", "12345a",  "１２３４５６",
+        " 123456", "123456 ", "-12345", "12 456",  "12345\n", "\x31\x32\x33\x34\x35\xb9",
+    };
+
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        struct sms_fields fields = fields_demo();
+
+        fields.code = codes[i];
+        assert_render_refused("login_code", &fields);
     }
 }
 
@@ -819,6 +1280,7 @@ static void test_sms__every_text_fits_two_segments_even_at_the_extremes(void **s
                             .valid_until = valid_untils[v],
                             .due_at = "9999-12-31T23:59:59Z",
                             .recycle_at = "9999-12-31T23:59:59Z",
+                            .code = "999999",
                         };
                         char out[SMS_REPLY_MAX];
                         bool ucs2 = false;
@@ -849,8 +1311,11 @@ static void test_sms__every_text_names_the_card_and_points_to_what_to_do(void **
     char out[SMS_REPLY_MAX];
 
     for (size_t t = 0; t < sizeof(template_names) / sizeof(template_names[0]); t++) {
+        /* Good news, a recycled number and a login code ask for no top-up. */
         bool asks_for_top_up = strcmp(template_names[t], "recharge_succeeded") != 0 &&
-                               strcmp(template_names[t], "recycled") != 0;
+                               strcmp(template_names[t], "recycled") != 0 &&
+                               strcmp(template_names[t], "reactivated") != 0 &&
+                               strcmp(template_names[t], "login_code") != 0;
 
         render_ok(out, template_names[t], &fields, SMS_LANG_ZH);
         assert_non_null(strstr(out, "卡号 8986***********0018"));
@@ -866,6 +1331,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sms__parse_knows_every_command_in_both_spellings),
+        cmocka_unit_test(test_sms__command_values_never_change),
         cmocka_unit_test(test_sms__parse_folds_case),
         cmocka_unit_test(test_sms__parse_folds_full_width_letters),
         cmocka_unit_test(test_sms__parse_trims_ascii_and_ideographic_spaces),
@@ -884,6 +1350,17 @@ int main(void)
         cmocka_unit_test(test_sms__no_card_reply_points_to_help),
         cmocka_unit_test(test_sms__card_number_reply_names_the_whole_card_number),
         cmocka_unit_test(test_sms__recharge_reply_carries_the_link_whole_even_at_its_longest),
+        cmocka_unit_test(test_sms__auto_renew_reply_when_off_points_to_the_self_service_portal),
+        cmocka_unit_test(test_sms__auto_renew_reply_for_keep_fee_says_it_pays_the_fee),
+        cmocka_unit_test(test_sms__auto_renew_reply_for_threshold_names_both_amounts),
+        cmocka_unit_test(test_sms__auto_renew_reply_in_chinese_names_a_currency_other_than_yuan),
+        cmocka_unit_test(test_sms__every_auto_renew_reply_fits_two_segments_even_at_the_extremes),
+        cmocka_unit_test(test_sms__auto_renew_reply_asserts_on_a_view_the_store_cannot_hold),
+        cmocka_unit_test(test_sms__notices_say_what_was_agreed_in_both_languages),
+        cmocka_unit_test(test_sms__every_notice_fits_two_segments_in_both_languages),
+        cmocka_unit_test(test_sms__confirmation_notice_names_the_minutes_the_confirmation_waits),
+        cmocka_unit_test(test_sms__every_command_a_notice_names_is_understood),
+        cmocka_unit_test(test_sms__notice_asserts_on_a_notice_outside_the_enum),
         cmocka_unit_test(test_sms__segments_of_an_empty_text_are_none),
         cmocka_unit_test(test_sms__segments_fit_160_gsm7_characters_in_one),
         cmocka_unit_test(test_sms__segments_know_the_whole_gsm7_basic_table),
@@ -898,9 +1375,13 @@ int main(void)
         cmocka_unit_test(test_sms__render_low_balance_says_the_fee_its_day_and_how_to_top_up),
         cmocka_unit_test(test_sms__render_suspended_says_arrears_and_the_day_to_beat),
         cmocka_unit_test(test_sms__render_recycle_warning_recycled_and_auto_renew_failed),
+        cmocka_unit_test(test_sms__render_reactivated_says_back_in_service_and_the_balance),
+        cmocka_unit_test(test_sms__render_login_code_says_the_code_its_life_and_never_to_share_it),
         cmocka_unit_test(test_sms__render_needs_only_the_card_where_no_other_field_is_used),
+        cmocka_unit_test(test_sms__render_reactivated_needs_only_the_balance_and_currency),
         cmocka_unit_test(test_sms__render_refuses_an_unknown_template_and_clears_out),
         cmocka_unit_test(test_sms__render_refuses_a_missing_or_negative_field_and_clears_out),
+        cmocka_unit_test(test_sms__render_refuses_a_login_code_that_is_not_six_digits),
         cmocka_unit_test(test_sms__render_refuses_a_card_number_that_is_not_masked),
         cmocka_unit_test(test_sms__every_text_fits_two_segments_even_at_the_extremes),
         cmocka_unit_test(test_sms__every_text_names_the_card_and_points_to_what_to_do),
