@@ -21,6 +21,7 @@
 #include "http/http.h"
 #include "sched/sched.h"
 #include "store/store.h"
+#include "pay/pay.h"
 #include "util/config.h"
 #include "util/log.h"
 
@@ -160,6 +161,13 @@ int main(int argc, char **argv)
     }
     app->order_ttl_s = config.order_ttl_s;
     app->sandbox_enabled = config.demo;
+    app->config = &config;
+    app->payment_query_after_s = config.payments_query_after_s;
+    char pay_error[PAY_ERROR_SIZE];
+    if (pay_init(app, &config, pay_error) < 0) {
+        fprintf(stderr, "lebd: %s\n", pay_error);
+        goto out;
+    }
     if (secret_copy(app->sms_key, sizeof(app->sms_key), config.sms_key, DEMO_SMS_KEY, "sms.key",
                     config.demo) < 0)
         goto out;
@@ -211,7 +219,7 @@ int main(int argc, char **argv)
              config.public_url && config.public_url[0] ? config.public_url : app->self_url);
 
     rc = sched_start(&sched, app, config.expiry_interval_s, config.lifecycle_interval_s,
-                     config.outbox_interval_s);
+                     config.outbox_interval_s, config.payments_interval_s);
     if (rc < 0)
         goto out;
     LOG_INFO("listening", "url", app->self_url, "db",
@@ -227,6 +235,7 @@ out:
     http_stop(server);
     sched_stop(sched);
     store_close(store);
+    pay_shutdown();
     if (exit_code == 0)
         LOG_INFO("stopped");
     free(app);

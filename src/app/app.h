@@ -20,6 +20,9 @@
 #include "core/sms.h"
 #include "store/store.h"
 
+struct app;
+struct config;
+
 #define APP_SECRET_SIZE 256
 #define APP_TOKEN_SIZE 64
 #define APP_TOKEN_TTL_S (12 * 3600)
@@ -32,8 +35,60 @@ struct app_counters {
     atomic_uint_fast64_t notifications[8]; /* by enum payment_outcome */
 };
 
+/* What a provider says of an order when asked (lost notifications). */
+enum payment_query_state {
+    PAYMENT_QUERY_WAITING = 0, /* not paid (yet), or the provider does not know it yet */
+    PAYMENT_QUERY_PAID,        /* paid: "trade_no" and "amount" say how */
+    PAYMENT_QUERY_CLOSED,      /* closed unpaid: the order failed */
+};
+
+struct payment_query {
+    enum payment_query_state state;
+    char trade_no[TRADE_NO_SIZE];
+    int64_t amount;       /* minor units, what was paid */
+    char status_word[32]; /* the provider's own word, kept for audit */
+    char *raw;            /* the provider's answer, malloc'd (may be NULL); the caller frees */
+    size_t raw_size;
+};
+
+enum payment_refund_state {
+    PAYMENT_REFUND_DONE = 0, /* the money went back */
+    PAYMENT_REFUND_PENDING,  /* accepted, not finished: ask again later */
+    PAYMENT_REFUND_FAILED,   /* refused: a human must look ("error" says why) */
+};
+
+struct payment_refund {
+    enum payment_refund_state state;
+    char refund_id[TRADE_NO_SIZE]; /* the provider's reference of the refund */
+    char error[128];
+};
+
+/*
+ * What src/app needs of the payment providers (src/pay sets it up at start-up: src/app must
+ * not depend on src/pay). Each call talks to the provider of "order->method" over the network
+ * and may take seconds; none is made inside a store transaction.
+ */
+struct app_gateway {
+    /* True if the method's provider is configured on this server. */
+    bool (*available)(const struct app *app, enum payment_method method);
+    /* Creates the payment at the provider: the links the payer opens and the provider's
+     * reference. LEB_E_UNAVAILABLE if the provider cannot be reached. */
+    int (*prepare)(struct app *app, const struct order_row *order, struct order_payment_row *out);
+    /* Asks the provider what became of an order. */
+    int (*query)(struct app *app, const struct order_row *order,
+                 const struct order_payment_row *payment, struct payment_query *out);
+    /* Gives back what "order" paid, under the refund number "refund_no" (the same on every
+     * attempt, so a provider refunds it once). */
+    int (*refund)(struct app *app, const struct order_row *order,
+                  const struct order_payment_row *payment, const char *refund_no,
+                  struct payment_refund *out);
+};
+
 struct app {
     struct store *store;
+    const struct app_gateway *gateway; /* NULL: the sandbox alone, computed locally */
+    const struct config *config;       /* the providers' keys and URLs */
+    int64_t payment_query_after_s;     /* an unpaid order is asked about this long after */
     int64_t order_ttl_s;
     bool sandbox_enabled;
     char sandbox_secret[APP_SECRET_SIZE];
@@ -120,6 +175,7 @@ struct payment_notice {
     const char *status_word; /* the provider's own word, kept for audit */
     const char *raw;         /* the raw body, kept for audit */
     size_t raw_size;
+    bool merchant_mismatch; /* signed, but for another merchant or application: review */
 };
 
 /*
@@ -130,6 +186,31 @@ struct payment_notice {
  */
 LEB_MUST_CHECK int app_payment_apply(struct app *app, enum payment_outcome *outcome,
                                      const struct payment_notice *notice);
+
+/* ---- the providers' side of payments (provider.c) ---- */
+
+/* Creates the payment of a new order at its provider (no-op for the sandbox) and keeps its
+ * links; LEB_E_UNAVAILABLE (the order stays, unpaid) if the provider cannot be reached. A
+ * replayed order whose links are missing is prepared again: the provider's own
+ * idempotency on the order number makes that safe. */
+LEB_MUST_CHECK int app_order_prepare(struct app *app, const struct order_row *order);
+
+/* Inside a transaction that moved "order" to refunding: the refund is due now. */
+LEB_MUST_CHECK int app_refund_schedule(struct store_tx *tx, const struct order_row *order,
+                                       int64_t now);
+
+struct provider_stats {
+    int64_t queried;  /* orders asked about */
+    int64_t found;    /* ... of which the provider said paid or closed: applied */
+    int64_t refunded; /* refunds completed */
+    int64_t refund_failed;
+};
+
+/* Asks the providers about every unpaid order whose query is due (lost notifications) and
+ * applies what they say exactly as a notification. */
+LEB_MUST_CHECK int app_payments_poll(struct app *app, struct provider_stats *stats);
+/* Refunds every order whose refund is due, through its provider. */
+LEB_MUST_CHECK int app_refunds_run(struct app *app, struct provider_stats *stats);
 
 /* ---- back office ---- */
 

@@ -46,10 +46,10 @@ static int price(struct app *app, struct store_tx *tx, struct quote *out, struct
     rc = pricing_quote(out, plan, card->status, req->face_amount, req->channel, req->method);
     if (rc < 0)
         return rc;
-    if (req->method == PAYMENT_SANDBOX && !app->sandbox_enabled)
+    if (req->method == PAYMENT_SANDBOX)
+        return app->sandbox_enabled ? 0 : LEB_E_PAYMENT_METHOD_UNAVAILABLE;
+    if (app->gateway == NULL || !app->gateway->available(app, req->method))
         return LEB_E_PAYMENT_METHOD_UNAVAILABLE;
-    if (req->method != PAYMENT_SANDBOX)
-        return LEB_E_PAYMENT_METHOD_UNAVAILABLE; /* no other provider is configured yet */
     return 0;
 }
 
@@ -171,7 +171,9 @@ int app_order_create(struct app *app, struct order_row *out, bool *replayed,
     *replayed = job.replayed;
     if (!job.replayed)
         atomic_fetch_add(&app->counters.orders_created, 1);
-    return 0;
+    /* The provider's side of the payment, after the order is durable: a provider that cannot
+     * be reached leaves an order that is retried with the same Idempotency-Key. */
+    return app_order_prepare(app, &job.order);
 }
 
 struct expire_job {

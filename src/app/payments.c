@@ -91,6 +91,8 @@ static int credit(struct store_tx *tx, struct apply_job *job, struct order_row *
                                      notice->provider);
         if (rc == 0)
             rc = STORE_TX(tx, tx_ledger_post, &posting, order->order_no, job->now);
+        if (rc == 0)
+            rc = app_refund_schedule(tx, order, job->now);
         job->outcome = PAYMENT_REFUND_HOLD;
         return rc;
     }
@@ -173,7 +175,11 @@ static int decide(struct store_tx *tx, struct apply_job *job, struct order_row *
         job->outcome = PAYMENT_DUPLICATE;
         return 0;
     }
-    if (notice->amount != order->quote.pay_amount) {
+    /* A payment that is not the one this order asked for (another amount, another merchant,
+     * another provider) credits nothing: a human decides, and the money is on record. */
+    bool provider_differs = strcmp(notice->provider, payment_method_name(order->method)) != 0;
+    if (notice->amount != order->quote.pay_amount || notice->merchant_mismatch ||
+        provider_differs) {
         if (order_allows(order, ORDER_EVENT_AMOUNT_MISMATCH)) {
             order_step(order, ORDER_EVENT_AMOUNT_MISMATCH);
             snprintf(order->trade_no, sizeof(order->trade_no), "%s", notice->trade_no);

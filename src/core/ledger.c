@@ -21,10 +21,9 @@
 #define LEDGER_ACCOUNT_PAYABLE_REFUND "payable:refund"
 
 static const char *const ledger_txn_kind_names[LEDGER_TXN_KIND_COUNT] = {
-    [LEDGER_TXN_RECHARGE] = "recharge",
-    [LEDGER_TXN_REFUND_HOLD] = "refund_hold",
-    [LEDGER_TXN_MONTHLY_FEE] = "monthly_fee",
-    [LEDGER_TXN_FORFEIT] = "forfeit",
+    [LEDGER_TXN_RECHARGE] = "recharge",       [LEDGER_TXN_REFUND_HOLD] = "refund_hold",
+    [LEDGER_TXN_MONTHLY_FEE] = "monthly_fee", [LEDGER_TXN_FORFEIT] = "forfeit",
+    [LEDGER_TXN_REFUND] = "refund",
 };
 
 const char *ledger_txn_kind_name(enum ledger_txn_kind kind)
@@ -167,8 +166,9 @@ int ledger_post_recharge(struct ledger_posting *out, const struct quote *quote, 
  * provider's clearing account is debited and refunds payable credited, so the money is owed
  * back to the payer instead of sitting nowhere. "*out" is written only on success.
  */
-int ledger_post_refund_hold(struct ledger_posting *out, int64_t pay_amount, const char *currency,
-                            const char *provider)
+static int ledger_post_refund_move(struct ledger_posting *out, enum ledger_txn_kind kind,
+                                   int64_t sign, int64_t pay_amount, const char *currency,
+                                   const char *provider)
 {
     struct ledger_posting posting;
     char account[LEDGER_ACCOUNT_SIZE];
@@ -181,18 +181,32 @@ int ledger_post_refund_hold(struct ledger_posting *out, int64_t pay_amount, cons
     }
 
     memset(&posting, 0, sizeof(posting));
-    posting.kind = LEDGER_TXN_REFUND_HOLD;
+    posting.kind = kind;
     memcpy(posting.currency, currency, CURRENCY_SIZE);
     fitted = ledger_account_format(account, "clearing:", provider);
     LEB_ASSERT(fitted == 0);
-    ledger_posting_append(&posting, account, -pay_amount);
-    ledger_posting_append(&posting, LEDGER_ACCOUNT_PAYABLE_REFUND, pay_amount);
+    ledger_posting_append(&posting, account, -sign * pay_amount);
+    ledger_posting_append(&posting, LEDGER_ACCOUNT_PAYABLE_REFUND, sign * pay_amount);
 
     if ((error = ledger_posting_check(&posting)) != 0) {
         return error;
     }
     *out = posting;
     return LEB_OK;
+}
+
+int ledger_post_refund_hold(struct ledger_posting *out, int64_t pay_amount, const char *currency,
+                            const char *provider)
+{
+    return ledger_post_refund_move(out, LEDGER_TXN_REFUND_HOLD, 1, pay_amount, currency, provider);
+}
+
+/* The hold reversed: once the provider gave the money back, neither clearing nor refunds
+ * payable keeps anything of the order. */
+int ledger_post_refund_paid(struct ledger_posting *out, int64_t pay_amount, const char *currency,
+                            const char *provider)
+{
+    return ledger_post_refund_move(out, LEDGER_TXN_REFUND, -1, pay_amount, currency, provider);
 }
 
 /* A card debited "amount", "account" credited: the shape of both lifecycle postings. */

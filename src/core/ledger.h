@@ -23,6 +23,7 @@ enum ledger_txn_kind {
     LEDGER_TXN_REFUND_HOLD,  /* a paid order that cannot be credited is held for refund */
     LEDGER_TXN_MONTHLY_FEE,  /* a card's monthly fee, or the arrears of one, is taken */
     LEDGER_TXN_FORFEIT,      /* a recycled card's balance is forfeited */
+    LEDGER_TXN_REFUND,       /* money held for refund went back to the payer */
     LEDGER_TXN_KIND_COUNT
 };
 
@@ -51,6 +52,11 @@ LEB_MUST_CHECK int ledger_post_recharge(struct ledger_posting *out, const struct
 /* Money paid for an order that can no longer be credited: clearing debited, refunds payable
  * credited "pay_amount". */
 LEB_MUST_CHECK int ledger_post_refund_hold(struct ledger_posting *out, int64_t pay_amount,
+                                           const char *currency, const char *provider);
+
+/* Money held for refund that the provider gave back: the hold reversed, refunds payable
+ * debited and clearing credited "pay_amount". */
+LEB_MUST_CHECK int ledger_post_refund_paid(struct ledger_posting *out, int64_t pay_amount,
                                            const char *currency, const char *provider);
 
 /* A monthly fee (or arrears) of "amount" taken from "card_no": the card debited, monthly-fee

@@ -153,3 +153,31 @@ bool order_status_is_final(enum order_status status)
     }
     return true;
 }
+
+/* "base" doubled "times" times, at most "cap", without overflow. */
+static int64_t order_doubled(int64_t base, int64_t times, int64_t cap)
+{
+    int64_t wait = base;
+    for (int64_t i = 0; i < times && wait < cap; i++)
+        wait *= 2;
+    return wait < cap ? wait : cap;
+}
+
+int64_t order_query_next(int64_t created_at, int64_t expires_at, int64_t attempts, int64_t after_s)
+{
+    LEB_ASSERT(attempts >= 0 && after_s > 0);
+    /* The n-th query (from 0) comes after_s * (1 + 2 + ... ) later, each gap capped. */
+    int64_t at = created_at + after_s;
+    for (int64_t i = 1; i <= attempts; i++) {
+        at += order_doubled(after_s, i, ORDER_QUERY_GAP_MAX_S);
+        if (at > expires_at + ORDER_QUERY_AFTER_EXPIRY_S)
+            return 0;
+    }
+    return at > expires_at + ORDER_QUERY_AFTER_EXPIRY_S ? 0 : at;
+}
+
+int64_t order_refund_retry_at(int64_t attempts, int64_t now)
+{
+    LEB_ASSERT(attempts >= 0);
+    return now + order_doubled(60, attempts > 0 ? attempts - 1 : 0, ORDER_REFUND_GAP_MAX_S);
+}

@@ -50,4 +50,21 @@ const char *order_event_name(enum order_event event);
 /* True for statuses no event leaves: succeeded, refunded. */
 bool order_status_is_final(enum order_status status);
 
+#define ORDER_QUERY_GAP_MAX_S 600       /* the longest wait between two queries of one order */
+#define ORDER_QUERY_AFTER_EXPIRY_S 3600 /* a late payment is still looked for this long */
+#define ORDER_REFUND_GAP_MAX_S 3600
+
+/*
+ * When to ask the provider about an order that is not paid yet, "attempts" queries having
+ * been made: "after_s" after its creation, then after twice the last wait, at most
+ * ORDER_QUERY_GAP_MAX_S apart, until ORDER_QUERY_AFTER_EXPIRY_S after the order expired;
+ * 0 after that (no more queries). A lost notification is thus found within minutes, and a
+ * late payment on an expired order within the hour.
+ */
+int64_t order_query_next(int64_t created_at, int64_t expires_at, int64_t attempts, int64_t after_s);
+
+/* When to try a refund again after "attempts" tries, the last at "now": a minute, doubled per
+ * try up to ORDER_REFUND_GAP_MAX_S. */
+int64_t order_refund_retry_at(int64_t attempts, int64_t now);
+
 #endif

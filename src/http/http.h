@@ -173,6 +173,7 @@ int route_quote(struct http_request *, struct http_response *);
 int route_order_create(struct http_request *, struct http_response *);
 int route_order_get(struct http_request *, struct http_response *);
 int route_sandbox_notify(struct http_request *, struct http_response *);
+int route_payment_notify(struct http_request *, struct http_response *);
 int route_sandbox_page(struct http_request *, struct http_response *);
 int route_sandbox_pay(struct http_request *, struct http_response *);
 int route_login(struct http_request *, struct http_response *);

@@ -24,6 +24,8 @@ const struct http_route http_routes[] = {
     {"GET", "/api/v1/orders/{}", route_order_get, AUTH_NONE, "order_get", 0, false},
     {"POST", "/api/v1/payments/sandbox/notify", route_sandbox_notify, AUTH_NONE, "sandbox_notify",
      0, false},
+    {"POST", "/api/v1/payments/{}/notify", route_payment_notify, AUTH_NONE, "payment_notify", 0,
+     false},
     {"POST", "/api/v1/auth/login", route_login, AUTH_NONE, "login", 0, false},
     {"GET", "/api/v1/admin/ledger/check", route_ledger_check, AUTH_TOKEN, "ledger_check", 0, false},
     {"POST", "/api/v1/admin/plans", route_plan_create, AUTH_TOKEN, "plan_create", 0, false},

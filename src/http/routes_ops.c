@@ -76,6 +76,11 @@ int route_jobs_run(struct http_request *request, struct http_response *response)
     int64_t pruned = 0;
     if (rc == 0)
         rc = app_sessions_prune(request->app, &pruned);
+    struct provider_stats polled, refunds;
+    if (rc == 0)
+        rc = app_payments_poll(request->app, &polled);
+    if (rc == 0)
+        rc = app_refunds_run(request->app, &refunds);
     if (rc < 0)
         return rc;
     json_t *view =
@@ -92,6 +97,11 @@ int route_jobs_run(struct http_request *request, struct http_response *response)
                   (json_int_t)renewals.failed, "given_up", (json_int_t)renewals.given_up);
     LEB_ASSERT(view != NULL);
     json_object_set_new(view, "pruned", json_integer(pruned));
+    json_object_set_new(view, "payments",
+                        json_pack("{s:I, s:I, s:I, s:I}", "queried", (json_int_t)polled.queried,
+                                  "found", (json_int_t)polled.found, "refunded",
+                                  (json_int_t)refunds.refunded, "refund_failed",
+                                  (json_int_t)refunds.refund_failed));
     return http_reply_json(response, 200, view);
 }
 

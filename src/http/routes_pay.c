@@ -17,6 +17,11 @@
 
 #define SANDBOX_CALL_TIMEOUT_MS 10000
 
+static const char *request_header(void *context, const char *name)
+{
+    return http_header(context, name);
+}
+
 int route_sandbox_notify(struct http_request *request, struct http_response *response)
 {
     if (!request->app->sandbox_enabled)
@@ -27,7 +32,9 @@ int route_sandbox_notify(struct http_request *request, struct http_response *res
         return LEB_E_UNSUPPORTED_MEDIA_TYPE;
     struct pay_notify_input input = {.body = request->body,
                                      .body_size = request->body_size,
-                                     .signature = http_header(request, "X-Sandbox-Signature")};
+                                     .content_type = type,
+                                     .header = request_header,
+                                     .header_context = request};
     struct pay_notify_parsed parsed;
     int rc = pay_sandbox.notify_parse(request->app, &input, &parsed);
     if (rc < 0) {
@@ -47,6 +54,46 @@ int route_sandbox_notify(struct http_request *request, struct http_response *res
     if (outcome == PAYMENT_UNKNOWN_ORDER)
         return LEB_E_ORDER_NOT_FOUND;
     return http_reply_json(response, 200, json_pack("{s:b}", "received", 1));
+}
+
+/*
+ * A real provider's notification: verified by its provider over the raw bytes, applied
+ * exactly once, and answered as that provider expects. A verified message that LEB cannot act
+ * on (unknown order, another amount or merchant) is recorded and acknowledged, since sending it
+ * again cannot help; one that could not be recorded is answered so that the provider resends.
+ */
+int route_payment_notify(struct http_request *request, struct http_response *response)
+{
+    const struct pay_provider *provider = pay_provider_named(request->app, request->params[0]);
+    if (provider == NULL || provider->notify_parse == NULL || provider->notify_reply == NULL)
+        return http_error(response, LEB_E_NOT_FOUND, "no such payment provider here");
+    struct pay_notify_input input = {
+        .body = request->body ? request->body : "",
+        .body_size = request->body_size,
+        .content_type = http_header(request, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .header = request_header,
+        .header_context = request,
+    };
+    struct pay_notify_parsed parsed;
+    enum pay_verdict verdict = PAY_VERDICT_REJECTED;
+    int rc = provider->notify_parse(request->app, &input, &parsed);
+    enum payment_outcome outcome = PAYMENT_OUTCOME_COUNT;
+    if (rc < 0) {
+        LOG_WARN("payment notification refused", "request_id", request->request_id, "provider",
+                 provider->name, "reason", leb_error_name(rc));
+    } else {
+        rc = app_payment_apply(request->app, &outcome, &parsed.notice);
+        verdict = rc == 0 ? PAY_VERDICT_ACCEPTED : PAY_VERDICT_RETRY;
+        LOG_INFO("payment notification", "request_id", request->request_id, "provider",
+                 provider->name, "order_no", parsed.notice.order_no, "outcome",
+                 rc == 0 ? payment_outcome_name(outcome) : leb_error_name(rc));
+        pay_notify_parsed_free(&parsed);
+    }
+    struct pay_reply reply = {0};
+    provider->notify_reply(verdict, &reply);
+    if (reply.status == 204)
+        return http_reply_text(response, 204, reply.content_type, "");
+    return http_reply_text(response, reply.status, reply.content_type, reply.body);
 }
 
 int route_sandbox_page(struct http_request *request, struct http_response *response)

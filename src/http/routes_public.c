@@ -208,8 +208,14 @@ json_t *http_json_order(const struct app *app, const struct order_row *order)
     LEB_ASSERT(view != NULL);
     const struct pay_provider *provider = pay_provider_for(app, order->method);
     if (provider != NULL && order->status == ORDER_PENDING_PAYMENT) {
-        struct pay_links links;
-        provider->links(app, order, &links);
+        struct pay_links links = {.pay_url = "", .qr_text = ""};
+        struct order_payment_row payment;
+        if (provider == &pay_sandbox)
+            pay_sandbox_links(app, order, &links);
+        else if (STORE_CALL(app->store, order_payment_get, &payment, order->order_no) == 0) {
+            memcpy(links.pay_url, payment.pay_url, sizeof(links.pay_url));
+            memcpy(links.qr_text, payment.qr_text, sizeof(links.qr_text));
+        }
         json_object_set_new(view, "payment",
                             json_pack("{s:s, s:s, s:s}", "provider", provider->name, "pay_url",
                                       links.pay_url, "qr_text", links.qr_text));

@@ -31,8 +31,7 @@ void pay_sandbox_sign(char out[PAY_SIGNATURE_HEX_SIZE], const char *secret, cons
     sodium_bin2hex(out, PAY_SIGNATURE_HEX_SIZE, digest, digest_size);
 }
 
-static void sandbox_links(const struct app *app, const struct order_row *order,
-                          struct pay_links *out)
+void pay_sandbox_links(const struct app *app, const struct order_row *order, struct pay_links *out)
 {
     snprintf(out->pay_url, sizeof(out->pay_url), "%s/sandbox/pay/%s", app->public_url,
              order->order_no);
@@ -55,11 +54,12 @@ static int sandbox_notify_parse(const struct app *app, const struct pay_notify_i
                                 struct pay_notify_parsed *out)
 {
     memset(out, 0, sizeof(*out));
-    if (input->signature == NULL || strlen(input->signature) != PAY_SIGNATURE_HEX_SIZE - 1)
+    const char *signature = input->header(input->header_context, "X-Sandbox-Signature");
+    if (signature == NULL || strlen(signature) != PAY_SIGNATURE_HEX_SIZE - 1)
         return LEB_E_INVALID_SIGNATURE;
     char expected[PAY_SIGNATURE_HEX_SIZE];
     pay_sandbox_sign(expected, app->sandbox_secret, input->body, input->body_size);
-    if (sodium_memcmp(expected, input->signature, PAY_SIGNATURE_HEX_SIZE - 1) != 0)
+    if (sodium_memcmp(expected, signature, PAY_SIGNATURE_HEX_SIZE - 1) != 0)
         return LEB_E_INVALID_SIGNATURE;
 
     json_error_t error;
@@ -104,8 +104,23 @@ out:
     return rc;
 }
 
+/* The demo provider refunds at once: there is no money to send back. */
+static int sandbox_refund(struct app *app, const struct order_row *order,
+                          const struct order_payment_row *payment, const char *refund_no,
+                          struct payment_refund *out)
+{
+    (void)app;
+    (void)order;
+    (void)payment;
+    memset(out, 0, sizeof(*out));
+    out->state = PAYMENT_REFUND_DONE;
+    snprintf(out->refund_id, sizeof(out->refund_id), "SBX%s", refund_no);
+    return 0;
+}
+
 const struct pay_provider pay_sandbox = {
     .name = "sandbox",
-    .links = sandbox_links,
+    .method = PAYMENT_SANDBOX,
     .notify_parse = sandbox_notify_parse,
+    .refund = sandbox_refund,
 };

@@ -93,6 +93,15 @@ static int job_prune(struct app *app)
     return rc;
 }
 
+static int job_providers(struct app *app)
+{
+    struct provider_stats polled, refunds;
+    int rc = app_payments_poll(app, &polled);
+    if (rc == 0)
+        rc = app_refunds_run(app, &refunds);
+    return rc;
+}
+
 static int job_dispatch(struct app *app)
 {
     struct dispatch_stats stats;
@@ -155,7 +164,8 @@ static void lane_add(struct lane *lane, const char *name, int (*run)(struct app 
 }
 
 int sched_start(struct sched **out, struct app *app, int64_t expiry_interval_s,
-                int64_t lifecycle_interval_s, int64_t outbox_interval_s)
+                int64_t lifecycle_interval_s, int64_t outbox_interval_s,
+                int64_t payments_interval_s)
 {
     struct sched *sched = calloc(1, sizeof(*sched));
     LEB_ASSERT(sched != NULL);
@@ -169,6 +179,8 @@ int sched_start(struct sched **out, struct app *app, int64_t expiry_interval_s,
     lane_add(rules, "lifecycle", job_lifecycle, lifecycle_interval_s);
     lane_add(rules, "prune", job_prune, PRUNE_INTERVAL_S);
     lane_add(delivery, "outbox", job_dispatch, outbox_interval_s);
+    /* Provider calls wait on the network, like deliveries: they must not hold up billing. */
+    lane_add(delivery, "providers", job_providers, payments_interval_s);
     int rc = 0;
     for (int i = 0; i < LANES && rc == 0; i++) {
         sched->lanes[i].started =

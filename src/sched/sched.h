@@ -13,7 +13,8 @@
 struct sched;
 
 LEB_MUST_CHECK int sched_start(struct sched **out, struct app *app, int64_t expiry_interval_s,
-                               int64_t lifecycle_interval_s, int64_t outbox_interval_s);
+                               int64_t lifecycle_interval_s, int64_t outbox_interval_s,
+                               int64_t payments_interval_s);
 /* Stops the timer; a job that is running finishes first. NULL is fine. */
 void sched_stop(struct sched *sched);
 

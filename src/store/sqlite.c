@@ -76,6 +76,10 @@ enum stmt_id {
     S_CHALLENGES_PRUNE,
     S_PORTAL_SESSIONS_PRUNE,
     S_TOKENS_PRUNE,
+    S_ORDER_PAYMENT_GET,
+    S_ORDER_PAYMENT_PUT,
+    S_ORDER_PAYMENTS_QUERY_DUE,
+    S_ORDER_PAYMENTS_REFUND_DUE,
     S_LEDGER_COUNTS,
     S_LEDGER_BAD_TXNS,
     S_LEDGER_BAD_ACCOUNTS,
@@ -110,6 +114,10 @@ enum stmt_id {
 #define OUTBOX_COLUMNS                                                                             \
     "id, kind, destination, payload, status, created_at, attempts, next_attempt_at, "              \
     "COALESCE(last_error, ''), COALESCE(delivery, ''), COALESCE(delivery_at, 0)"
+
+#define ORDER_PAYMENT_COLUMNS                                                                      \
+    "order_no, provider, pay_url, qr_text, provider_ref, query_attempts, next_query_at, "          \
+    "refund_attempts, next_refund_at, refund_id, last_error, created_at"
 
 #define AUTORENEW_COLUMNS                                                                          \
     "card_no, rule, amount, threshold, provider, agreement_id, behaviour, enabled, cycle_tried, "  \
@@ -214,6 +222,18 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CHALLENGES_PRUNE] = "DELETE FROM challenges WHERE expires_at <= ?1 AND window_start <= ?2",
     [S_PORTAL_SESSIONS_PRUNE] = "DELETE FROM portal_sessions WHERE expires_at <= ?1",
     [S_TOKENS_PRUNE] = "DELETE FROM tokens WHERE expires_at <= ?1",
+    [S_ORDER_PAYMENT_GET] = "SELECT " ORDER_PAYMENT_COLUMNS " FROM order_payments "
+                            "WHERE order_no = ?1",
+    [S_ORDER_PAYMENT_PUT] = "INSERT INTO order_payments (" ORDER_PAYMENT_COLUMNS ") VALUES (?1, "
+                            "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT "
+                            "(order_no) DO UPDATE SET provider = ?2, pay_url = ?3, qr_text = ?4, "
+                            "provider_ref = ?5, query_attempts = ?6, next_query_at = ?7, "
+                            "refund_attempts = ?8, next_refund_at = ?9, refund_id = ?10, "
+                            "last_error = ?11",
+    [S_ORDER_PAYMENTS_QUERY_DUE] = "SELECT order_no FROM order_payments WHERE next_query_at > 0 "
+                                   "AND next_query_at <= ?1 ORDER BY next_query_at LIMIT ?2",
+    [S_ORDER_PAYMENTS_REFUND_DUE] = "SELECT order_no FROM order_payments WHERE next_refund_at > 0 "
+                                    "AND next_refund_at <= ?1 ORDER BY next_refund_at LIMIT ?2",
     [S_OUTBOX_DELIVERY] = "UPDATE outbox SET delivery = ?2, delivery_at = ?3 WHERE id = ?1",
     [S_OUTBOX_SUMMARY] = "SELECT kind, status, COALESCE(delivery, ''), COUNT(*) FROM outbox "
                          "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
@@ -360,6 +380,20 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (msisdn, purpose)) WITHOUT ROWID;"
     "ALTER TABLE outbox ADD COLUMN delivery TEXT;"
     "ALTER TABLE outbox ADD COLUMN delivery_at INTEGER;",
+
+    /* 7: real payment providers. An order's payment at its provider: the links a provider
+     * created for it, and when to ask the provider about it (a lost notification) or to
+     * refund it (paid, but the card could no longer take it). */
+    "CREATE TABLE order_payments ("
+    "  order_no TEXT PRIMARY KEY REFERENCES orders (order_no), provider TEXT NOT NULL,"
+    "  pay_url TEXT NOT NULL, qr_text TEXT NOT NULL, provider_ref TEXT NOT NULL,"
+    "  query_attempts INTEGER NOT NULL, next_query_at INTEGER NOT NULL,"
+    "  refund_attempts INTEGER NOT NULL, next_refund_at INTEGER NOT NULL,"
+    "  refund_id TEXT NOT NULL, last_error TEXT NOT NULL, created_at INTEGER NOT NULL)"
+    "  WITHOUT ROWID;"
+    "CREATE INDEX order_payments_query ON order_payments (next_query_at) WHERE next_query_at > 0;"
+    "CREATE INDEX order_payments_refund ON order_payments (next_refund_at)"
+    "  WHERE next_refund_at > 0;",
 };
 #define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1558,6 +1592,79 @@ static int tx_prune(struct store_tx *tx, int64_t challenges_expired_by,
     return rc;
 }
 
+static int q_order_payment_get(struct conn *conn, struct order_payment_row *out,
+                               const char *order_no)
+{
+    sqlite3_stmt *s = stmt(conn, S_ORDER_PAYMENT_GET);
+    bind_text(s, 1, order_no);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        column_copy(out->order_no, sizeof(out->order_no), s, 0);
+        column_copy(out->provider, sizeof(out->provider), s, 1);
+        column_copy(out->pay_url, sizeof(out->pay_url), s, 2);
+        column_copy(out->qr_text, sizeof(out->qr_text), s, 3);
+        column_copy(out->provider_ref, sizeof(out->provider_ref), s, 4);
+        out->query_attempts = sqlite3_column_int64(s, 5);
+        out->next_query_at = sqlite3_column_int64(s, 6);
+        out->refund_attempts = sqlite3_column_int64(s, 7);
+        out->next_refund_at = sqlite3_column_int64(s, 8);
+        column_copy(out->refund_id, sizeof(out->refund_id), s, 9);
+        column_copy(out->last_error, sizeof(out->last_error), s, 10);
+        out->created_at = sqlite3_column_int64(s, 11);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_NOT_FOUND : LEB_E_UNAVAILABLE;
+}
+
+static int sqlite_order_payment_get(struct store *store, struct order_payment_row *out,
+                                    const char *order_no)
+{
+    struct conn *conn = reader_take(store);
+    int rc = q_order_payment_get(conn, out, order_no);
+    reader_give(store, conn);
+    return rc;
+}
+
+static int tx_order_payment_get(struct store_tx *tx, struct order_payment_row *out,
+                                const char *order_no)
+{
+    return q_order_payment_get(tx_conn(tx), out, order_no);
+}
+
+static int tx_order_payment_put(struct store_tx *tx, const struct order_payment_row *row)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_ORDER_PAYMENT_PUT);
+    bind_text(s, 1, row->order_no);
+    bind_text(s, 2, row->provider);
+    bind_text(s, 3, row->pay_url);
+    bind_text(s, 4, row->qr_text);
+    bind_text(s, 5, row->provider_ref);
+    bind_int(s, 6, row->query_attempts);
+    bind_int(s, 7, row->next_query_at);
+    bind_int(s, 8, row->refund_attempts);
+    bind_int(s, 9, row->next_refund_at);
+    bind_text(s, 10, row->refund_id);
+    bind_text(s, 11, row->last_error);
+    bind_int(s, 12, row->created_at);
+    return step_done(conn, s, LEB_E_ORDER_NOT_FOUND);
+}
+
+static int tx_order_payments_query_due(struct store_tx *tx, int64_t now, char (*out)[ORDER_NO_SIZE],
+                                       size_t max, size_t *count)
+{
+    return due_keys(tx_conn(tx), S_ORDER_PAYMENTS_QUERY_DUE, now, (char *)out, ORDER_NO_SIZE, max,
+                    count);
+}
+
+static int tx_order_payments_refund_due(struct store_tx *tx, int64_t now,
+                                        char (*out)[ORDER_NO_SIZE], size_t max, size_t *count)
+{
+    return due_keys(tx_conn(tx), S_ORDER_PAYMENTS_REFUND_DUE, now, (char *)out, ORDER_NO_SIZE, max,
+                    count);
+}
+
 static int tx_outbox_delivery(struct store_tx *tx, int64_t id, const char *delivery, int64_t at)
 {
     struct conn *conn = tx_conn(tx);
@@ -1919,4 +2026,9 @@ const struct store_backend store_sqlite_backend = {
     .tx_outbox_delivery = tx_outbox_delivery,
     .outbox_summary = sqlite_outbox_summary,
     .tx_prune = tx_prune,
+    .order_payment_get = sqlite_order_payment_get,
+    .tx_order_payment_get = tx_order_payment_get,
+    .tx_order_payment_put = tx_order_payment_put,
+    .tx_order_payments_query_due = tx_order_payments_query_due,
+    .tx_order_payments_refund_due = tx_order_payments_refund_due,
 };

@@ -115,6 +115,25 @@ struct autorenew_row {
     int64_t created_at;
 };
 
+/* What LEB knows of an order's payment at its provider: the links the payer opens, the
+ * provider's own reference, and the state of the active queries and of the refund. */
+#define PAY_LINK_SIZE 512
+#define PROVIDER_REF_SIZE 128
+struct order_payment_row {
+    char order_no[ORDER_NO_SIZE];
+    char provider[PROVIDER_SIZE];
+    char pay_url[PAY_LINK_SIZE];
+    char qr_text[PAY_LINK_SIZE];
+    char provider_ref[PROVIDER_REF_SIZE]; /* e.g. a card gateway's payment intent id */
+    int64_t query_attempts;
+    int64_t next_query_at; /* 0: no query due */
+    int64_t refund_attempts;
+    int64_t next_refund_at; /* 0: no refund due */
+    char refund_id[TRADE_NO_SIZE];
+    char last_error[128];
+    int64_t created_at;
+};
+
 /* Which outbox messages to list; NULL fields match everything. */
 struct outbox_filter {
     const char *destination;
@@ -203,7 +222,7 @@ typedef int (*store_write_fn)(struct store_tx *tx, void *arg);
 
 /* A backend: every function a store must offer. Versioned so that a backend built against
  * an older table is refused rather than misused. */
-#define STORE_BACKEND_VERSION 3
+#define STORE_BACKEND_VERSION 4
 struct store_backend {
     int version;
     const char *scheme; /* "sqlite" */
@@ -303,6 +322,18 @@ struct store_backend {
     int (*tx_prune)(struct store_tx *tx, int64_t challenges_expired_by,
                     int64_t challenges_window_before, int64_t sessions_expired_by,
                     int64_t *removed);
+
+    /* Version 4: real payment providers. LEB_E_NOT_FOUND when an order has no payment row. */
+    int (*order_payment_get)(struct store *store, struct order_payment_row *out,
+                             const char *order_no);
+    int (*tx_order_payment_get)(struct store_tx *tx, struct order_payment_row *out,
+                                const char *order_no);
+    int (*tx_order_payment_put)(struct store_tx *tx, const struct order_payment_row *row);
+    /* Up to "max" orders whose provider query (or refund) is due at "now", earliest first. */
+    int (*tx_order_payments_query_due)(struct store_tx *tx, int64_t now, char (*out)[ORDER_NO_SIZE],
+                                       size_t max, size_t *count);
+    int (*tx_order_payments_refund_due)(struct store_tx *tx, int64_t now,
+                                        char (*out)[ORDER_NO_SIZE], size_t max, size_t *count);
 };
 
 /* Frees what outbox_list / tx_outbox_claim returned. */

@@ -58,6 +58,9 @@ struct config {
     int64_t telecom_backoff_s;    /* first back-off, doubled per failure up to an hour */
     /* [outbox] */
     int64_t outbox_interval_s; /* how often the dispatcher looks for due messages; default 2 */
+    /* [payments] */
+    int64_t payments_query_after_s; /* an unpaid order is asked about this long after; 120 */
+    int64_t payments_interval_s;    /* how often due queries and refunds are made; 15 */
     /* [lifecycle] */
     int64_t lifecycle_interval_s; /* how often billing, suspension, recycling run; default 60 */
 
@@ -81,6 +84,7 @@ struct config {
     char *alipay_seller_id;
     char *alipay_app_private_key; /* PEM, from app_private_key_file */
     char *alipay_public_key;      /* PEM, from alipay_public_key_file */
+    char *alipay_public_key_next; /* PEM, during a rotation: from alipay_public_key_next_file */
     char *alipay_gateway_url;
     /* [wechatpay] (API v3) */
     char *wechatpay_appid;
@@ -88,6 +92,8 @@ struct config {
     char *wechatpay_apiv3_key;           /* from apiv3_key_file */
     char *wechatpay_platform_public_key; /* PEM, from platform_public_key_file */
     char *wechatpay_platform_serial;
+    char *wechatpay_platform_public_key_next; /* during a rotation, with its serial: */
+    char *wechatpay_platform_serial_next;
     char *wechatpay_merchant_private_key; /* PEM, from merchant_private_key_file */
     char *wechatpay_merchant_serial;
     char *wechatpay_base_url;
@@ -97,8 +103,9 @@ struct config {
     char *wechatpay_v2_api_key; /* from api_key_file */
     char *wechatpay_v2_base_url;
     /* [card] */
-    char *card_webhook_secret; /* from webhook_secret_file */
-    char *card_api_key;        /* from api_key_file */
+    char *card_webhook_secret;      /* from webhook_secret_file */
+    char *card_webhook_secret_next; /* during a rotation: from webhook_secret_next_file */
+    char *card_api_key;             /* from api_key_file */
     char *card_base_url;
 };
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -99,4 +100,120 @@ char *http_client_escape(const char *text)
     curl_free(escaped);
     LEB_ASSERT(copy != NULL);
     return copy;
+}
+
+struct growing {
+    char *data;
+    size_t size;
+    size_t capacity;
+    size_t max;
+};
+
+static size_t keep(char *data, size_t size, size_t count, void *context)
+{
+    struct growing *buffer = context;
+    size_t n = size * count;
+    if (buffer->size + n > buffer->max)
+        return 0; /* too big: curl stops with a write error */
+    if (buffer->size + n + 1 > buffer->capacity) {
+        size_t capacity = buffer->capacity ? buffer->capacity : 4096;
+        while (capacity < buffer->size + n + 1)
+            capacity *= 2;
+        char *grown = realloc(buffer->data, capacity);
+        LEB_ASSERT(grown != NULL);
+        buffer->data = grown;
+        buffer->capacity = capacity;
+    }
+    memcpy(buffer->data + buffer->size, data, n);
+    buffer->size += n;
+    buffer->data[buffer->size] = '\0';
+    return n;
+}
+
+int http_client_call(const struct http_call *call, struct http_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct growing body = {.max = HTTP_RESULT_BODY_MAX}, headers = {.max = 64 * 1024};
+    CURL *curl = curl_easy_init();
+    if (curl == NULL) {
+        snprintf(out->error, HTTP_CLIENT_ERROR_SIZE, "out of memory");
+        return -1;
+    }
+    struct curl_slist *list = NULL;
+    for (size_t i = 0; call->headers != NULL && call->headers[i] != NULL; i++)
+        list = curl_slist_append(list, call->headers[i]);
+    curl_easy_setopt(curl, CURLOPT_URL, call->url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, call->method);
+    if (call->body != NULL) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, call->body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_size);
+    }
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, call->timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, call->timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, keep);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &headers);
+    if (call->cancel != NULL) {
+        curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)call->cancel);
+        curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    }
+    CURLcode result = curl_easy_perform(curl);
+    if (result == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);
+    else
+        snprintf(out->error, HTTP_CLIENT_ERROR_SIZE, "%s",
+                 result == CURLE_WRITE_ERROR ? "the answer is too large"
+                                             : curl_easy_strerror(result));
+    curl_slist_free_all(list);
+    curl_easy_cleanup(curl);
+    if (body.data == NULL) {
+        body.data = calloc(1, 1);
+        LEB_ASSERT(body.data != NULL);
+    }
+    out->body = body.data;
+    out->body_size = body.size;
+    out->headers = headers.data;
+    out->headers_size = headers.size;
+    return result == CURLE_OK ? 0 : -1;
+}
+
+const char *http_result_header(const struct http_result *result, const char *name, char *value,
+                               size_t value_size)
+{
+    size_t name_size = strlen(name);
+    const char *line = result->headers;
+    while (line != NULL && *line != '\0') {
+        const char *end = strstr(line, "\r\n");
+        size_t line_size = end ? (size_t)(end - line) : strlen(line);
+        if (line_size > name_size && line[name_size] == ':' &&
+            strncasecmp(line, name, name_size) == 0) {
+            const char *start = line + name_size + 1;
+            while (*start == ' ' || *start == '\t')
+                start++;
+            size_t size = (size_t)(line + line_size - start);
+            while (size > 0 && (start[size - 1] == ' ' || start[size - 1] == '\t'))
+                size--;
+            if (size >= value_size)
+                return NULL;
+            memcpy(value, start, size);
+            value[size] = '\0';
+            return value;
+        }
+        line = end ? end + 2 : NULL;
+    }
+    return NULL;
+}
+
+void http_result_free(struct http_result *result)
+{
+    free(result->body);
+    free(result->headers);
+    result->body = NULL;
+    result->headers = NULL;
 }

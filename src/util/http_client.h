@@ -24,6 +24,37 @@ int http_client_post(const char *url, const char *const *headers, const char *bo
 int http_client_get(const char *url, long timeout_ms, const atomic_bool *cancel, long *status,
                     char error[HTTP_CLIENT_ERROR_SIZE]);
 
+/* One call to a provider's API: any method, a body, and the answer kept. */
+struct http_call {
+    const char *method; /* "GET", "POST", ... */
+    const char *url;
+    const char *const *headers; /* "Name: value", NULL-terminated; may be NULL */
+    const char *body;           /* may be NULL */
+    size_t body_size;
+    long timeout_ms;
+    const atomic_bool *cancel; /* may be NULL */
+};
+
+#define HTTP_RESULT_BODY_MAX (4 * 1024 * 1024)
+
+struct http_result {
+    long status;
+    char *body; /* malloc'd, NUL-terminated (also when empty); at most HTTP_RESULT_BODY_MAX */
+    size_t body_size;
+    char *headers; /* the answer's header lines, "Name: value\r\n" each, malloc'd */
+    size_t headers_size;
+    char error[HTTP_CLIENT_ERROR_SIZE];
+};
+
+/* Makes "call"; 0 with "out" filled on a completed exchange (whatever its status), -1 with
+ * "out->error" on a transport failure or an answer over HTTP_RESULT_BODY_MAX. Free "out" with
+ * http_result_free() in both cases. */
+int http_client_call(const struct http_call *call, struct http_result *out);
+/* The value of the answer's header "name" (case does not matter) into "value", or NULL. */
+const char *http_result_header(const struct http_result *result, const char *name, char *value,
+                               size_t value_size);
+void http_result_free(struct http_result *result);
+
 /* "text" percent-encoded for a URL query, in a new string (free it). */
 char *http_client_escape(const char *text);
 

@@ -264,6 +264,27 @@ static void test_ledger__a_refund_hold_moves_the_payment_to_refunds_payable(void
     assert_int_equal(ledger_posting_check(&posting), LEB_OK);
 }
 
+static void test_ledger__a_refund_paid_reverses_the_hold_exactly(void **state)
+{
+    struct ledger_posting hold, paid;
+
+    assert_int_equal(ledger_post_refund_hold(&hold, 5000, "CNY", "alipay"), LEB_OK);
+    assert_int_equal(ledger_post_refund_paid(&paid, 5000, "CNY", "alipay"), LEB_OK);
+    assert_int_equal(paid.kind, LEDGER_TXN_REFUND);
+    assert_string_equal(ledger_txn_kind_name(LEDGER_TXN_REFUND), "refund");
+    assert_int_equal(paid.count, 2);
+    assert_int_equal(posting_find(&paid, "clearing:alipay")->amount, 5000);
+    assert_int_equal(posting_find(&paid, "payable:refund")->amount, -5000);
+    assert_int_equal(posting_find(&hold, "clearing:alipay")->amount +
+                         posting_find(&paid, "clearing:alipay")->amount,
+                     0);
+    assert_int_equal(posting_find(&hold, "payable:refund")->amount +
+                         posting_find(&paid, "payable:refund")->amount,
+                     0);
+    assert_int_equal(ledger_post_refund_paid(&paid, 0, "CNY", "alipay"), LEB_E_INVALID_REQUEST);
+    assert_int_equal(ledger_post_refund_paid(&paid, 5000, "CNY", ""), LEB_E_INVALID_REQUEST);
+}
+
 static void test_ledger__a_refund_hold_rejects_bad_input(void **state)
 {
     struct ledger_posting posting = {.count = 77};
@@ -415,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_ledger__the_largest_recharge_still_balances),
         cmocka_unit_test(test_ledger__a_refund_hold_moves_the_payment_to_refunds_payable),
         cmocka_unit_test(test_ledger__a_refund_hold_rejects_bad_input),
+        cmocka_unit_test(test_ledger__a_refund_paid_reverses_the_hold_exactly),
         cmocka_unit_test(test_ledger__check_accepts_two_to_eight_balanced_entries),
         cmocka_unit_test(test_ledger__check_rejects_too_few_or_too_many_entries),
         cmocka_unit_test(test_ledger__check_rejects_an_unbalanced_posting),

@@ -223,9 +223,47 @@ static void test_order__event_names_are_distinct_snake_case(void **state)
     }
 }
 
+static void test_order__a_lost_notification_is_asked_for_sooner_then_seldom_then_never(void **state)
+{
+    const int64_t created = 1000000, expires = created + 900;
+    /* First after 120 s, then gaps of 240, 480, 600, 600, ... */
+    assert_true(order_query_next(created, expires, 0, 120) == created + 120);
+    assert_true(order_query_next(created, expires, 1, 120) == created + 360);
+    assert_true(order_query_next(created, expires, 2, 120) == created + 840);
+    assert_true(order_query_next(created, expires, 3, 120) == created + 1440);
+    assert_true(order_query_next(created, expires, 4, 120) == created + 2040);
+    /* Never more than an hour after the order expired. */
+    int64_t attempts = 0, last = 0, next;
+    while ((next = order_query_next(created, expires, attempts, 120)) != 0) {
+        assert_true(next > last);
+        assert_true(next <= expires + ORDER_QUERY_AFTER_EXPIRY_S);
+        if (last != 0)
+            assert_true(next - last <= ORDER_QUERY_GAP_MAX_S);
+        last = next;
+        attempts++;
+        assert_true(attempts < 100);
+    }
+    assert_true(attempts >= 7);
+    assert_true(order_query_next(created, expires, 1000, 120) == 0);
+    assert_true(order_query_next(created, expires, INT64_C(1) << 40, 120) == 0);
+}
+
+static void test_order__a_refund_is_retried_after_a_minute_doubling_to_an_hour(void **state)
+{
+    assert_true(order_refund_retry_at(0, 100) == 160);
+    assert_true(order_refund_retry_at(1, 100) == 160);
+    assert_true(order_refund_retry_at(2, 100) == 220);
+    assert_true(order_refund_retry_at(3, 100) == 340);
+    assert_true(order_refund_retry_at(20, 100) == 100 + 3600);
+    assert_true(order_refund_retry_at(INT64_C(1) << 40, 100) == 100 + 3600);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(
+            test_order__a_lost_notification_is_asked_for_sooner_then_seldom_then_never),
+        cmocka_unit_test(test_order__a_refund_is_retried_after_a_minute_doubling_to_an_hour),
         cmocka_unit_test(test_order__every_cell_of_the_matrix_is_legal_exactly_as_expected),
         cmocka_unit_test(
             test_order__a_payment_is_honoured_on_every_order_that_can_still_receive_one),
