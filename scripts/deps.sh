@@ -9,6 +9,7 @@ packages=(
   libsqlite3-dev                         # embedded store
   libpq-dev                              # PostgreSQL client library
   libjansson-dev                         # JSON
+  libxml2-dev                            # XML: WeChat Pay API v2 notifications and answers
   libinih-dev                            # ini configuration file
   libssl-dev                             # HMAC-SHA256, RSA, AES-GCM for provider signatures
   libsodium-dev                          # argon2id, constant-time compares, random tokens
