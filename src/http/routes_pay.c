@@ -81,6 +81,10 @@ int route_payment_notify(struct http_request *request, struct http_response *res
     if (rc < 0) {
         LOG_WARN("payment notification refused", "request_id", request->request_id, "provider",
                  provider->name, "reason", leb_error_name(rc));
+    } else if (rc == PAY_NOTIFY_IGNORED) {
+        verdict = PAY_VERDICT_ACCEPTED;
+        LOG_INFO("payment notification ignored", "request_id", request->request_id, "provider",
+                 provider->name);
     } else {
         rc = app_payment_apply(request->app, &outcome, &parsed.notice);
         verdict = rc == 0 ? PAY_VERDICT_ACCEPTED : PAY_VERDICT_RETRY;

@@ -46,6 +46,9 @@ struct pay_notify_parsed {
     void (*owner_free)(void *owner); /* NULL: a json_t */
 };
 
+/* notify_parse's answer for a verified message LEB has nothing to do with. */
+#define PAY_NOTIFY_IGNORED 1
+
 /* What LEB did with a notification, for the provider's answer. */
 enum pay_verdict {
     PAY_VERDICT_ACCEPTED = 0, /* verified and recorded, whatever came of it: stop sending */
@@ -79,7 +82,9 @@ struct pay_provider {
     /* LEB_E_INVALID_SIGNATURE (or LEB_E_INVALID_REQUEST / LEB_E_INVALID_JSON for a verified body
      * that is not a notification of a payment). On 0, "out->notice" is filled: "amount" in
      * minor units, "success", "merchant_mismatch" when the signed message names another
-     * merchant or application than ours. */
+     * merchant or application than ours. PAY_NOTIFY_IGNORED: verified, but nothing for LEB
+     * to do (an event type or a state LEB does not act on, such as "waiting for the buyer"):
+     * acknowledged so that the provider stops, nothing recorded, "out" empty. */
     int (*notify_parse)(const struct app *app, const struct pay_notify_input *input,
                         struct pay_notify_parsed *out);
     /* The answer the provider expects for "verdict". */
