@@ -89,7 +89,7 @@ int app_portal_code_send(struct app *app, const char *number, int64_t *retry_aft
     char masked[MSISDN_MASKED_SIZE];
     msisdn_mask(masked, job.msisdn);
     if (rc == 0)
-        LOG_INFO("portal code sent", "msisdn", masked, "card", job.has_card ? "yes" : "no");
+        LOG_INFO("portal code asked for", "msisdn", masked); /* card or not: the logs tell nobody */
     return rc;
 }
 
@@ -120,7 +120,10 @@ static int open_in_tx(struct store_tx *tx, void *arg)
     struct challenge_row next = current;
     job->verdict = portal_code_check(&next.life, exists ? &current.life : NULL, matches, job->now);
     if (job->verdict == PORTAL_ACCEPTED) {
-        rc = STORE_TX(tx, tx_challenge_delete, job->msisdn, PURPOSE_LOGIN);
+        /* Used up, but kept: the row still counts the number's codes for its limits. */
+        next.secret_hash[0] = '\0';
+        next.life.expires_at = job->now;
+        rc = STORE_TX(tx, tx_challenge_put, &next);
         if (rc == 0)
             rc = STORE_TX(tx, tx_token_insert, job->token_hash, &job->token, job->now);
         return rc;

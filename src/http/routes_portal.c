@@ -14,7 +14,7 @@
 #include "http/http.h"
 #include "util/log.h"
 
-#define PHONE_INPUT_MAX 32
+#define PHONE_INPUT_MAX 96 /* full-width digits take 3 bytes each */
 #define HISTORY_LIMIT_DEFAULT 20
 #define HISTORY_LIMIT_MAX 100
 

@@ -80,6 +80,14 @@ enum stmt_id {
     S_ORDER_PAYMENT_PUT,
     S_ORDER_PAYMENTS_QUERY_DUE,
     S_ORDER_PAYMENTS_REFUND_DUE,
+    S_PAYMENT_GET,
+    S_PAYMENTS_BETWEEN,
+    S_ORDERS_BY_STATUS,
+    S_AUDIT_INSERT,
+    S_AUDIT_LIST,
+    S_RECON_FIND,
+    S_RECON_INSERT,
+    S_RECON_GET,
     S_LEDGER_COUNTS,
     S_LEDGER_BAD_TXNS,
     S_LEDGER_BAD_ACCOUNTS,
@@ -117,7 +125,7 @@ enum stmt_id {
 
 #define ORDER_PAYMENT_COLUMNS                                                                      \
     "order_no, provider, pay_url, qr_text, provider_ref, query_attempts, next_query_at, "          \
-    "refund_attempts, next_refund_at, refund_id, last_error, created_at"
+    "refund_attempts, next_refund_at, refund_id, last_error, created_at, refund_amount"
 
 #define AUTORENEW_COLUMNS                                                                          \
     "card_no, rule, amount, threshold, provider, agreement_id, behaviour, enabled, cycle_tried, "  \
@@ -215,7 +223,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CHALLENGE_DELETE] = "DELETE FROM challenges WHERE msisdn = ?1 AND purpose = ?2",
     [S_CARD_UPDATE_LANGUAGE] = "UPDATE cards SET language = ?2 WHERE card_no = ?1",
     [S_CARD_ORDERS] = "SELECT " ORDER_COLUMNS " FROM orders WHERE card_no = ?1 "
-                      "ORDER BY created_at DESC, order_no DESC LIMIT ?2",
+                      "ORDER BY created_at DESC, rowid DESC LIMIT ?2",
     [S_CARD_ENTRIES] = "SELECT e.id, t.kind, COALESCE(t.order_no, ''), e.amount, t.created_at "
                        "FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.txn_id "
                        "WHERE e.account = 'card:' || ?1 ORDER BY e.id DESC LIMIT ?2",
@@ -225,11 +233,27 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_ORDER_PAYMENT_GET] = "SELECT " ORDER_PAYMENT_COLUMNS " FROM order_payments "
                             "WHERE order_no = ?1",
     [S_ORDER_PAYMENT_PUT] = "INSERT INTO order_payments (" ORDER_PAYMENT_COLUMNS ") VALUES (?1, "
-                            "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT "
+                            "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT "
                             "(order_no) DO UPDATE SET provider = ?2, pay_url = ?3, qr_text = ?4, "
                             "provider_ref = ?5, query_attempts = ?6, next_query_at = ?7, "
                             "refund_attempts = ?8, next_refund_at = ?9, refund_id = ?10, "
-                            "last_error = ?11",
+                            "last_error = ?11, refund_amount = ?13",
+    [S_PAYMENT_GET] = "SELECT provider, trade_no, order_no, amount, received_at FROM payments "
+                      "WHERE provider = ?1 AND trade_no = ?2",
+    [S_PAYMENTS_BETWEEN] = "SELECT provider, trade_no, order_no, amount, received_at FROM "
+                           "payments WHERE provider = ?1 AND received_at >= ?2 AND "
+                           "received_at < ?3 ORDER BY received_at, trade_no",
+    [S_ORDERS_BY_STATUS] = "SELECT " ORDER_COLUMNS " FROM orders WHERE status = ?1 "
+                           "ORDER BY created_at DESC, rowid DESC LIMIT ?2",
+    [S_AUDIT_INSERT] = "INSERT INTO audit_log (at, actor, action, subject, reason, details) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_AUDIT_LIST] = "SELECT id, at, actor, action, subject, reason, details FROM audit_log "
+                     "WHERE (?1 IS NULL OR subject = ?1) ORDER BY id DESC LIMIT ?2",
+    [S_RECON_FIND] = "SELECT id FROM reconciliations WHERE provider = ?1 AND statement_hash = ?2",
+    [S_RECON_INSERT] = "INSERT INTO reconciliations (provider, statement_hash, period_start, "
+                       "period_end, rows, report, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_RECON_GET] = "SELECT id, provider, statement_hash, period_start, period_end, rows, report, "
+                    "created_at FROM reconciliations WHERE id = ?1",
     [S_ORDER_PAYMENTS_QUERY_DUE] = "SELECT order_no FROM order_payments WHERE next_query_at > 0 "
                                    "AND next_query_at <= ?1 ORDER BY next_query_at LIMIT ?2",
     [S_ORDER_PAYMENTS_REFUND_DUE] = "SELECT order_no FROM order_payments WHERE next_refund_at > 0 "
@@ -394,6 +418,28 @@ static const char *const migrations[] = {
     "CREATE INDEX order_payments_query ON order_payments (next_query_at) WHERE next_query_at > 0;"
     "CREATE INDEX order_payments_refund ON order_payments (next_refund_at)"
     "  WHERE next_refund_at > 0;",
+
+    /* 8: what operators do about money, and the providers' statements. A refund of a review
+     * gives back what was paid, which may differ from the order's price; orders that wait
+     * for a human are found by status without reading every order; an audit row is never
+     * changed or removed. */
+    "ALTER TABLE order_payments ADD COLUMN refund_amount INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX orders_attention ON orders (status, created_at)"
+    "  WHERE status IN ('review', 'refunding');"
+    "CREATE INDEX payments_received ON payments (provider, received_at);"
+    "CREATE TABLE audit_log ("
+    "  id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,"
+    "  subject TEXT NOT NULL, reason TEXT NOT NULL, details TEXT);"
+    "CREATE INDEX audit_log_subject ON audit_log (subject);"
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TABLE reconciliations ("
+    "  id INTEGER PRIMARY KEY, provider TEXT NOT NULL, statement_hash TEXT NOT NULL,"
+    "  period_start INTEGER NOT NULL, period_end INTEGER NOT NULL, rows INTEGER NOT NULL,"
+    "  report TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    "  UNIQUE (provider, statement_hash));",
 };
 #define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1612,8 +1658,200 @@ static int q_order_payment_get(struct conn *conn, struct order_payment_row *out,
         column_copy(out->refund_id, sizeof(out->refund_id), s, 9);
         column_copy(out->last_error, sizeof(out->last_error), s, 10);
         out->created_at = sqlite3_column_int64(s, 11);
+        out->refund_amount = sqlite3_column_int64(s, 12);
     }
     sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_NOT_FOUND : LEB_E_UNAVAILABLE;
+}
+
+static void payment_from_row(struct payment_row *out, sqlite3_stmt *s)
+{
+    memset(out, 0, sizeof(*out));
+    column_copy(out->provider, sizeof(out->provider), s, 0);
+    column_copy(out->trade_no, sizeof(out->trade_no), s, 1);
+    column_copy(out->order_no, sizeof(out->order_no), s, 2);
+    out->amount = sqlite3_column_int64(s, 3);
+    out->received_at = sqlite3_column_int64(s, 4);
+}
+
+static int q_payment_get(struct conn *conn, struct payment_row *out, const char *provider,
+                         const char *trade_no)
+{
+    sqlite3_stmt *s = stmt(conn, S_PAYMENT_GET);
+    bind_text(s, 1, provider);
+    bind_text(s, 2, trade_no);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        payment_from_row(out, s);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_NOT_FOUND : LEB_E_UNAVAILABLE;
+}
+
+static int sqlite_payment_get(struct store *store, struct payment_row *out, const char *provider,
+                              const char *trade_no)
+{
+    struct conn *conn = reader_take(store);
+    int rc = q_payment_get(conn, out, provider, trade_no);
+    reader_give(store, conn);
+    return rc;
+}
+
+static int tx_payment_get(struct store_tx *tx, struct payment_row *out, const char *provider,
+                          const char *trade_no)
+{
+    return q_payment_get(tx_conn(tx), out, provider, trade_no);
+}
+
+/* Reads every row of a bound statement into a growing array of "size"-byte elements. */
+static int rows_read_all(struct store *store, struct conn *conn, sqlite3_stmt *s, size_t size,
+                         void (*from_row)(void *row, sqlite3_stmt *s), void **out, size_t *count)
+{
+    size_t n = 0, capacity = 64;
+    char *rows = malloc(capacity * size);
+    LEB_ASSERT(rows != NULL);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == capacity) {
+            capacity *= 2;
+            rows = realloc(rows, capacity * size);
+            LEB_ASSERT(rows != NULL);
+        }
+        from_row(rows + n * size, s);
+        n++;
+    }
+    sqlite3_reset(s);
+    reader_give(store, conn);
+    if (rc != SQLITE_DONE) {
+        free(rows);
+        return LEB_E_UNAVAILABLE;
+    }
+    *out = rows;
+    *count = n;
+    return 0;
+}
+
+static void payment_row_read(void *row, sqlite3_stmt *s)
+{
+    payment_from_row(row, s);
+}
+
+static int sqlite_payments_between(struct store *store, struct payment_row **out, size_t *count,
+                                   const char *provider, int64_t from, int64_t to)
+{
+    struct conn *conn = reader_take(store);
+    sqlite3_stmt *s = stmt(conn, S_PAYMENTS_BETWEEN);
+    bind_text(s, 1, provider);
+    bind_int(s, 2, from);
+    bind_int(s, 3, to);
+    return rows_read_all(store, conn, s, sizeof(**out), payment_row_read, (void **)out, count);
+}
+
+static void order_row_read(void *row, sqlite3_stmt *s)
+{
+    order_from_row(row, s);
+}
+
+static int sqlite_orders_by_status(struct store *store, struct order_row **out, size_t *count,
+                                   enum order_status status, size_t limit)
+{
+    struct conn *conn = reader_take(store);
+    sqlite3_stmt *s = stmt(conn, S_ORDERS_BY_STATUS);
+    bind_text(s, 1, order_status_name(status));
+    bind_int(s, 2, (int64_t)limit);
+    return rows_read_all(store, conn, s, sizeof(**out), order_row_read, (void **)out, count);
+}
+
+static int tx_audit_insert(struct store_tx *tx, const struct audit_row *row)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_AUDIT_INSERT);
+    bind_int(s, 1, row->at);
+    bind_text(s, 2, row->actor);
+    bind_text(s, 3, row->action);
+    bind_text(s, 4, row->subject);
+    bind_text(s, 5, row->reason);
+    if (row->details != NULL)
+        bind_text(s, 6, row->details);
+    else
+        sqlite3_bind_null(s, 6);
+    return step_done(conn, s, LEB_E_INTERNAL);
+}
+
+static void audit_row_read(void *out, sqlite3_stmt *s)
+{
+    struct audit_row *row = out;
+    memset(row, 0, sizeof(*row));
+    row->id = sqlite3_column_int64(s, 0);
+    row->at = sqlite3_column_int64(s, 1);
+    column_copy(row->actor, sizeof(row->actor), s, 2);
+    column_copy(row->action, sizeof(row->action), s, 3);
+    column_copy(row->subject, sizeof(row->subject), s, 4);
+    column_copy(row->reason, sizeof(row->reason), s, 5);
+    if (sqlite3_column_type(s, 6) != SQLITE_NULL) {
+        row->details = strdup((const char *)sqlite3_column_text(s, 6));
+        LEB_ASSERT(row->details != NULL);
+    }
+}
+
+static int sqlite_audit_list(struct store *store, struct audit_row **out, size_t *count,
+                             const char *subject, size_t limit)
+{
+    struct conn *conn = reader_take(store);
+    sqlite3_stmt *s = stmt(conn, S_AUDIT_LIST);
+    if (subject != NULL)
+        bind_text(s, 1, subject);
+    bind_int(s, 2, (int64_t)limit);
+    return rows_read_all(store, conn, s, sizeof(**out), audit_row_read, (void **)out, count);
+}
+
+static int tx_recon_insert(struct store_tx *tx, const struct recon_row *row, int64_t *id)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_RECON_FIND);
+    bind_text(s, 1, row->provider);
+    bind_text(s, 2, row->statement_hash);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc != SQLITE_DONE)
+        return LEB_E_UNAVAILABLE;
+    s = stmt(conn, S_RECON_INSERT);
+    bind_text(s, 1, row->provider);
+    bind_text(s, 2, row->statement_hash);
+    bind_int(s, 3, row->period_start);
+    bind_int(s, 4, row->period_end);
+    bind_int(s, 5, row->rows);
+    bind_text(s, 6, row->report ? row->report : "{}");
+    bind_int(s, 7, row->created_at);
+    rc = step_done(conn, s, LEB_E_INTERNAL);
+    if (rc == 0)
+        *id = sqlite3_last_insert_rowid(conn->db);
+    return rc;
+}
+
+static int sqlite_recon_get(struct store *store, struct recon_row *out, int64_t id)
+{
+    struct conn *conn = reader_take(store);
+    sqlite3_stmt *s = stmt(conn, S_RECON_GET);
+    bind_int(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        out->id = sqlite3_column_int64(s, 0);
+        column_copy(out->provider, sizeof(out->provider), s, 1);
+        column_copy(out->statement_hash, sizeof(out->statement_hash), s, 2);
+        out->period_start = sqlite3_column_int64(s, 3);
+        out->period_end = sqlite3_column_int64(s, 4);
+        out->rows = sqlite3_column_int64(s, 5);
+        out->report = strdup((const char *)sqlite3_column_text(s, 6));
+        LEB_ASSERT(out->report != NULL);
+        out->created_at = sqlite3_column_int64(s, 7);
+    }
+    sqlite3_reset(s);
+    reader_give(store, conn);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_NOT_FOUND : LEB_E_UNAVAILABLE;
 }
 
@@ -1648,6 +1886,7 @@ static int tx_order_payment_put(struct store_tx *tx, const struct order_payment_
     bind_text(s, 10, row->refund_id);
     bind_text(s, 11, row->last_error);
     bind_int(s, 12, row->created_at);
+    bind_int(s, 13, row->refund_amount);
     return step_done(conn, s, LEB_E_ORDER_NOT_FOUND);
 }
 
@@ -2031,4 +2270,12 @@ const struct store_backend store_sqlite_backend = {
     .tx_order_payment_put = tx_order_payment_put,
     .tx_order_payments_query_due = tx_order_payments_query_due,
     .tx_order_payments_refund_due = tx_order_payments_refund_due,
+    .payment_get = sqlite_payment_get,
+    .tx_payment_get = tx_payment_get,
+    .payments_between = sqlite_payments_between,
+    .orders_by_status = sqlite_orders_by_status,
+    .tx_audit_insert = tx_audit_insert,
+    .audit_list = sqlite_audit_list,
+    .tx_recon_insert = tx_recon_insert,
+    .recon_get = sqlite_recon_get,
 };

@@ -28,6 +28,13 @@ void outbox_rows_free(struct outbox_row *rows, size_t count)
     free(rows);
 }
 
+void audit_rows_free(struct audit_row *rows, size_t count)
+{
+    for (size_t i = 0; rows != NULL && i < count; i++)
+        free(rows[i].details);
+    free(rows);
+}
+
 void store_close(struct store *store)
 {
     if (store == NULL)

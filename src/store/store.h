@@ -132,6 +132,39 @@ struct order_payment_row {
     char refund_id[TRADE_NO_SIZE];
     char last_error[128];
     int64_t created_at;
+    int64_t refund_amount; /* what to give back; 0: the order's pay_amount */
+};
+
+/* A provider trade as LEB recorded it: one row per (provider, trade_no), whatever came of it. */
+struct payment_row {
+    char provider[PROVIDER_SIZE];
+    char trade_no[TRADE_NO_SIZE];
+    char order_no[ORDER_NO_SIZE];
+    int64_t amount;
+    int64_t received_at;
+};
+
+/* An operator's action on money, kept for ever: who, when, what, on what, and why. */
+struct audit_row {
+    int64_t id;
+    int64_t at;
+    char actor[USERNAME_SIZE];
+    char action[32];  /* "order.credit", "order.refund", "recon.import", ... */
+    char subject[64]; /* an order number, a reconciliation id */
+    char reason[512];
+    char *details; /* JSON text or NULL; malloc'd when read */
+};
+
+/* An imported provider statement and its report. */
+struct recon_row {
+    int64_t id;
+    char provider[PROVIDER_SIZE];
+    char statement_hash[65]; /* SHA-256 of the file: the same statement imports once */
+    int64_t period_start;
+    int64_t period_end;
+    int64_t rows;
+    int64_t created_at;
+    char *report; /* JSON text, malloc'd when read */
 };
 
 /* Which outbox messages to list; NULL fields match everything. */
@@ -222,7 +255,7 @@ typedef int (*store_write_fn)(struct store_tx *tx, void *arg);
 
 /* A backend: every function a store must offer. Versioned so that a backend built against
  * an older table is refused rather than misused. */
-#define STORE_BACKEND_VERSION 4
+#define STORE_BACKEND_VERSION 5
 struct store_backend {
     int version;
     const char *scheme; /* "sqlite" */
@@ -334,10 +367,33 @@ struct store_backend {
                                        size_t max, size_t *count);
     int (*tx_order_payments_refund_due)(struct store_tx *tx, int64_t now,
                                         char (*out)[ORDER_NO_SIZE], size_t max, size_t *count);
+
+    /* Version 5: review, audit, reconciliation. LEB_E_NOT_FOUND for an unknown trade. */
+    int (*payment_get)(struct store *store, struct payment_row *out, const char *provider,
+                       const char *trade_no);
+    int (*tx_payment_get)(struct store_tx *tx, struct payment_row *out, const char *provider,
+                          const char *trade_no);
+    /* Every trade of "provider" received in [from, to), oldest first; free the array. */
+    int (*payments_between)(struct store *store, struct payment_row **out, size_t *count,
+                            const char *provider, int64_t from, int64_t to);
+    /* The newest "limit" orders in "status"; free the array. */
+    int (*orders_by_status)(struct store *store, struct order_row **out, size_t *count,
+                            enum order_status status, size_t limit);
+    int (*tx_audit_insert)(struct store_tx *tx, const struct audit_row *row);
+    /* The newest "limit" audit rows about "subject" (NULL: all); free with audit_rows_free. */
+    int (*audit_list)(struct store *store, struct audit_row **out, size_t *count,
+                      const char *subject, size_t limit);
+    /* Records an import; 1 (and "*id" the earlier one's) if this provider's statement with
+     * this hash was imported before, 0 (and "*id" the new one) otherwise. */
+    int (*tx_recon_insert)(struct store_tx *tx, const struct recon_row *row, int64_t *id);
+    /* LEB_E_NOT_FOUND for an unknown id; free out->report. */
+    int (*recon_get)(struct store *store, struct recon_row *out, int64_t id);
 };
 
 /* Frees what outbox_list / tx_outbox_claim returned. */
 void outbox_rows_free(struct outbox_row *rows, size_t count);
+/* Frees what audit_list returned. */
+void audit_rows_free(struct audit_row *rows, size_t count);
 
 /* Opens the store named by "url" ("sqlite:PATH"), applying migrations. */
 LEB_MUST_CHECK int store_open(struct store **out, const char *url,
