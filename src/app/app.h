@@ -187,6 +187,20 @@ struct payment_notice {
 LEB_MUST_CHECK int app_payment_apply(struct app *app, enum payment_outcome *outcome,
                                      const struct payment_notice *notice);
 
+/* An operator's decision on an order in review: credit the card as the order was priced, or
+ * give back what was paid. */
+struct order_resolution {
+    const char *order_no;
+    const char *actor;  /* the operator's user name */
+    const char *reason; /* why: 1 to 511 bytes, kept in the audit log for ever */
+    bool credit;        /* true: credit; false: refund */
+};
+
+/* Resolves an order in review, with its audit row, in one transaction.
+ * LEB_E_ILLEGAL_TRANSITION if the order is not in review; LEB_E_ORDER_NOT_FOUND. */
+LEB_MUST_CHECK int app_order_resolve(struct app *app, struct order_row *out,
+                                     const struct order_resolution *resolution);
+
 /* ---- the providers' side of payments (provider.c) ---- */
 
 /* Creates the payment of a new order at its provider (no-op for the sandbox) and keeps its

@@ -252,3 +252,91 @@ int app_payment_apply(struct app *app, enum payment_outcome *outcome,
         atomic_fetch_add(&app->counters.payments_credited, 1);
     return 0;
 }
+
+/* ---- operators' resolution of an order in review ---- */
+
+struct resolve_job {
+    const struct order_resolution *resolution;
+    int64_t now;
+    struct order_row order;
+};
+
+static int resolve_in_tx(struct store_tx *tx, void *arg)
+{
+    struct resolve_job *job = arg;
+    const struct order_resolution *resolution = job->resolution;
+    struct order_row *order = &job->order;
+    int rc = STORE_TX(tx, tx_order_get, order, resolution->order_no);
+    if (rc < 0)
+        return rc;
+    enum order_event event =
+        resolution->credit ? ORDER_EVENT_REVIEW_CREDIT : ORDER_EVENT_REVIEW_REFUND;
+    if (!order_allows(order, event))
+        return LEB_E_ILLEGAL_TRANSITION;
+    /* What was really paid, and through whom: the trade that put the order in review. */
+    struct payment_row payment;
+    rc = STORE_TX(tx, tx_payment_of_order, &payment, order->order_no, order->trade_no);
+    if (rc == LEB_E_NOT_FOUND)
+        return LEB_E_ILLEGAL_TRANSITION; /* a review without a payment: nothing to resolve */
+    if (rc < 0)
+        return rc;
+    struct payment_notice notice = {.provider = payment.provider};
+    struct apply_job apply = {.notice = &notice, .now = job->now};
+    order_step(order, event);
+    if (resolution->credit) {
+        /* Credited as the order was priced: the difference with what was paid stays visible
+         * to reconciliation, and the audit row says who decided it and why. */
+        order->paid_at = order->paid_at ? order->paid_at : job->now;
+        rc = credit(tx, &apply, order);
+    } else {
+        struct ledger_posting posting;
+        rc = ledger_post_refund_hold(&posting, payment.amount, order->quote.currency,
+                                     payment.provider);
+        if (rc == 0)
+            rc = STORE_TX(tx, tx_ledger_post, &posting, order->order_no, job->now);
+        if (rc == 0)
+            rc = app_refund_schedule(tx, order, job->now);
+        struct order_payment_row row;
+        if (rc == 0)
+            rc = STORE_TX(tx, tx_order_payment_get, &row, order->order_no);
+        if (rc == 0) {
+            row.refund_amount = payment.amount; /* what was paid, not the price */
+            snprintf(row.provider, sizeof(row.provider), "%s", payment.provider);
+            rc = STORE_TX(tx, tx_order_payment_put, &row);
+        }
+    }
+    if (rc < 0)
+        return rc;
+    order->updated_at = job->now;
+    rc = STORE_TX(tx, tx_order_update, order);
+    if (rc < 0)
+        return rc;
+    char details[256];
+    snprintf(details, sizeof(details),
+             "{\"from\":\"review\",\"to\":\"%s\",\"provider\":\"%s\",\"trade_no\":\"%s\","
+             "\"paid_amount\":%lld,\"pay_amount\":%lld}",
+             order_status_name(order->status), payment.provider, payment.trade_no,
+             (long long)payment.amount, (long long)order->quote.pay_amount);
+    struct audit_row audit = {.at = job->now, .details = details};
+    snprintf(audit.actor, sizeof(audit.actor), "%s", resolution->actor);
+    snprintf(audit.action, sizeof(audit.action), "%s",
+             resolution->credit ? "order.credit" : "order.refund");
+    snprintf(audit.subject, sizeof(audit.subject), "%s", order->order_no);
+    snprintf(audit.reason, sizeof(audit.reason), "%s", resolution->reason);
+    return STORE_TX(tx, tx_audit_insert, &audit);
+}
+
+int app_order_resolve(struct app *app, struct order_row *out,
+                      const struct order_resolution *resolution)
+{
+    size_t reason_size = strlen(resolution->reason);
+    if (reason_size == 0 || reason_size >= sizeof(((struct audit_row *)0)->reason) ||
+        strlen(resolution->order_no) >= ORDER_NO_SIZE || resolution->actor[0] == '\0')
+        return LEB_E_INVALID_REQUEST;
+    struct resolve_job job = {.resolution = resolution, .now = app_now(app)};
+    int rc = store_write(app->store, resolve_in_tx, &job);
+    if (rc < 0)
+        return rc;
+    *out = job.order;
+    return 0;
+}

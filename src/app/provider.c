@@ -224,8 +224,9 @@ static int refund_done_in_tx(struct store_tx *tx, void *arg)
     if (job->result.state == PAYMENT_REFUND_DONE &&
         order_transition(&next, order.status, ORDER_EVENT_REFUND_COMPLETED) == 0) {
         struct ledger_posting posting;
-        rc = ledger_post_refund_paid(&posting, order.quote.pay_amount, order.quote.currency,
-                                     row.provider);
+        rc = ledger_post_refund_paid(
+            &posting, row.refund_amount > 0 ? row.refund_amount : order.quote.pay_amount,
+            order.quote.currency, row.provider);
         if (rc == 0)
             rc = STORE_TX(tx, tx_ledger_post, &posting, order.order_no, job->now);
         if (rc < 0)
@@ -260,6 +261,13 @@ static int refund_one(struct app *app, const char *order_no, struct provider_sta
     /* One refund number per order: the provider refunds it once however often it is asked. */
     char refund_no[ORDER_NO_SIZE + 2];
     snprintf(refund_no, sizeof(refund_no), "R%s", order_no);
+    /* The money goes back the way it came, and as much as came: a review's payment may have
+     * come through another provider, or for another amount, than the order asked for. */
+    if (payment.refund_amount > 0)
+        order.quote.pay_amount = payment.refund_amount;
+    enum payment_method method;
+    if (payment_method_parse(&method, payment.provider) == 0)
+        order.method = method;
     struct refund_done_job job = {.order_no = order_no};
     rc = app->gateway->refund(app, &order, &payment, refund_no, &job.result);
     if (rc < 0) {

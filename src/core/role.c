@@ -33,6 +33,7 @@ static const bool role_permissions[ROLE_COUNT][PERM_COUNT] = {
             [PERM_LEDGER_READ] = true,
             [PERM_ORDER_READ_ANY] = true,
             [PERM_USER_WRITE] = true,
+            [PERM_MONEY_RESOLVE] = true,
         },
     [ROLE_OPERATOR] =
         {
@@ -41,6 +42,7 @@ static const bool role_permissions[ROLE_COUNT][PERM_COUNT] = {
             [PERM_PLAN_WRITE] = true,
             [PERM_LEDGER_READ] = true,
             [PERM_ORDER_READ_ANY] = true,
+            [PERM_MONEY_RESOLVE] = true,
         },
     [ROLE_SUPPORT] =
         {

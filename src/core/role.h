@@ -17,6 +17,7 @@ enum permission {
     PERM_LEDGER_READ,       /* ledger check */
     PERM_ORDER_READ_ANY,    /* full order view */
     PERM_USER_WRITE,        /* create users */
+    PERM_MONEY_RESOLVE,     /* resolve orders in review, import providers' statements */
     PERM_COUNT
 };
 

@@ -81,6 +81,7 @@ enum stmt_id {
     S_ORDER_PAYMENTS_QUERY_DUE,
     S_ORDER_PAYMENTS_REFUND_DUE,
     S_PAYMENT_GET,
+    S_PAYMENT_OF_ORDER,
     S_PAYMENTS_BETWEEN,
     S_ORDERS_BY_STATUS,
     S_AUDIT_INSERT,
@@ -240,6 +241,8 @@ static const char *const stmt_sql[S_COUNT] = {
                             "last_error = ?11, refund_amount = ?13",
     [S_PAYMENT_GET] = "SELECT provider, trade_no, order_no, amount, received_at FROM payments "
                       "WHERE provider = ?1 AND trade_no = ?2",
+    [S_PAYMENT_OF_ORDER] = "SELECT provider, trade_no, order_no, amount, received_at FROM "
+                           "payments WHERE order_no = ?1 AND trade_no = ?2 LIMIT 1",
     [S_PAYMENTS_BETWEEN] = "SELECT provider, trade_no, order_no, amount, received_at FROM "
                            "payments WHERE provider = ?1 AND received_at >= ?2 AND "
                            "received_at < ?3 ORDER BY received_at, trade_no",
@@ -427,6 +430,7 @@ static const char *const migrations[] = {
     "CREATE INDEX orders_attention ON orders (status, created_at)"
     "  WHERE status IN ('review', 'refunding');"
     "CREATE INDEX payments_received ON payments (provider, received_at);"
+    "CREATE INDEX payments_order ON payments (order_no);"
     "CREATE TABLE audit_log ("
     "  id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,"
     "  subject TEXT NOT NULL, reason TEXT NOT NULL, details TEXT);"
@@ -1702,6 +1706,20 @@ static int tx_payment_get(struct store_tx *tx, struct payment_row *out, const ch
     return q_payment_get(tx_conn(tx), out, provider, trade_no);
 }
 
+static int tx_payment_of_order(struct store_tx *tx, struct payment_row *out, const char *order_no,
+                               const char *trade_no)
+{
+    struct conn *conn = tx_conn(tx);
+    sqlite3_stmt *s = stmt(conn, S_PAYMENT_OF_ORDER);
+    bind_text(s, 1, order_no);
+    bind_text(s, 2, trade_no);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        payment_from_row(out, s);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_NOT_FOUND : LEB_E_UNAVAILABLE;
+}
+
 /* Reads every row of a bound statement into a growing array of "size"-byte elements. */
 static int rows_read_all(struct store *store, struct conn *conn, sqlite3_stmt *s, size_t size,
                          void (*from_row)(void *row, sqlite3_stmt *s), void **out, size_t *count)
@@ -2272,6 +2290,7 @@ const struct store_backend store_sqlite_backend = {
     .tx_order_payments_refund_due = tx_order_payments_refund_due,
     .payment_get = sqlite_payment_get,
     .tx_payment_get = tx_payment_get,
+    .tx_payment_of_order = tx_payment_of_order,
     .payments_between = sqlite_payments_between,
     .orders_by_status = sqlite_orders_by_status,
     .tx_audit_insert = tx_audit_insert,

@@ -373,6 +373,9 @@ struct store_backend {
                        const char *trade_no);
     int (*tx_payment_get)(struct store_tx *tx, struct payment_row *out, const char *provider,
                           const char *trade_no);
+    /* The trade "trade_no" that paid "order_no", whichever provider it came through. */
+    int (*tx_payment_of_order)(struct store_tx *tx, struct payment_row *out, const char *order_no,
+                               const char *trade_no);
     /* Every trade of "provider" received in [from, to), oldest first; free the array. */
     int (*payments_between)(struct store *store, struct payment_row **out, size_t *count,
                             const char *provider, int64_t from, int64_t to);

@@ -13,13 +13,13 @@
 
 /* Written from role.h's comment: admin everything; operator all but users; support reads;
  * agent and portal nothing. Columns: card_read_any, card_write, plan_write, ledger_read,
- * order_read_any, user_write. */
+ * order_read_any, user_write, money_resolve. */
 static const bool expected[ROLE_COUNT][PERM_COUNT] = {
-    [ROLE_ADMIN] = {true, true, true, true, true, true},
-    [ROLE_OPERATOR] = {true, true, true, true, true, false},
-    [ROLE_SUPPORT] = {true, false, false, true, true, false},
-    [ROLE_AGENT] = {false, false, false, false, false, false},
-    [ROLE_PORTAL] = {false, false, false, false, false, false},
+    [ROLE_ADMIN] = {true, true, true, true, true, true, true},
+    [ROLE_OPERATOR] = {true, true, true, true, true, false, true},
+    [ROLE_SUPPORT] = {true, false, false, true, true, false, false},
+    [ROLE_AGENT] = {false, false, false, false, false, false, false},
+    [ROLE_PORTAL] = {false, false, false, false, false, false, false},
 };
 
 static void test_role__every_cell_of_the_table_is_as_expected(void **state)
