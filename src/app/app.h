@@ -49,6 +49,7 @@ struct payment_query {
     char status_word[32]; /* the provider's own word, kept for audit */
     char *raw;            /* the provider's answer, malloc'd (may be NULL); the caller frees */
     size_t raw_size;
+    bool merchant_mismatch; /* paid, but not as this merchant asked (another currency...) */
 };
 
 enum payment_refund_state {

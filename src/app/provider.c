@@ -164,6 +164,7 @@ static int poll_one(struct app *app, const char *order_no, struct provider_stats
         .status_word = query.status_word[0] ? query.status_word : "QUERY",
         .raw = query.raw ? query.raw : "",
         .raw_size = query.raw ? query.raw_size : 0,
+        .merchant_mismatch = query.merchant_mismatch,
     };
     enum payment_outcome outcome;
     rc = app_payment_apply(app, &outcome, &notice);

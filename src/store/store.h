@@ -117,7 +117,7 @@ struct autorenew_row {
 
 /* What LEB knows of an order's payment at its provider: the links the payer opens, the
  * provider's own reference, and the state of the active queries and of the refund. */
-#define PAY_LINK_SIZE 512
+#define PAY_LINK_SIZE 2048 /* a card gateway's checkout URL carries a long fragment */
 #define PROVIDER_REF_SIZE 128
 struct order_payment_row {
     char order_no[ORDER_NO_SIZE];
