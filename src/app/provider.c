@@ -21,6 +21,21 @@
 #define POLL_ROUNDS_MAX 20
 #define REFUND_LEASE_S 300
 
+/* "prefix" and "text" into "out", cut on a UTF-8 character boundary: a provider's message may
+ * be Chinese, and half a character is no text. */
+static void error_text(char *out, size_t size, const char *prefix, const char *text)
+{
+    int written = snprintf(out, size, "%s%s", prefix, text);
+    if (written < 0 || (size_t)written < size)
+        return;
+    size_t end = strlen(out);
+    while (end > 0 && ((unsigned char)out[end - 1] & 0xC0) == 0x80)
+        end--; /* continuation bytes of a cut character */
+    if (end > 0 && ((unsigned char)out[end - 1] & 0x80) != 0)
+        end--; /* its lead byte */
+    out[end] = '\0';
+}
+
 static bool needs_gateway(const struct app *app, enum payment_method method)
 {
     return method != PAYMENT_SANDBOX && app->gateway != NULL;
@@ -241,11 +256,11 @@ static int refund_done_in_tx(struct store_tx *tx, void *arg)
     } else if (job->result.state == PAYMENT_REFUND_FAILED) {
         /* Refused: retrying cannot mend it. The order stays refunding, for an operator. */
         row.next_refund_at = 0;
-        snprintf(row.last_error, sizeof(row.last_error), "refund: %.110s", job->result.error);
+        error_text(row.last_error, sizeof(row.last_error), "refund: ", job->result.error);
     } else {
         row.next_refund_at = order_refund_retry_at(row.refund_attempts, job->now);
-        snprintf(row.last_error, sizeof(row.last_error), "refund: %.110s",
-                 job->result.error[0] ? job->result.error : "pending at the provider");
+        error_text(row.last_error, sizeof(row.last_error), "refund: ",
+                   job->result.error[0] ? job->result.error : "pending at the provider");
     }
     return rc < 0 ? rc : STORE_TX(tx, tx_order_payment_put, &row);
 }
