@@ -18,11 +18,10 @@
  * declarations refused (no external entities, no entity expansion), or write the API key
  * anywhere (logs, errors, answers).
  *
- * Deviation: the real /secapi/pay/refund asks for the merchant's client certificate (mutual
- * TLS). http_client_call has no client certificate yet, so refunds only work against a
- * base_url that does not ask for one, such as the tests' simulator (plain HTTP). Against
- * WeChat Pay itself the refund call fails in the TLS handshake, which is a transport failure:
- * the refund stays due and is retried, it is never marked done.
+ * The real /secapi/pay/refund asks for the merchant's client certificate (mutual TLS):
+ * [wechatpay_v2] cert_file and key_file, sent from memory with that call only. Without them a
+ * refund against WeChat Pay itself fails in the TLS handshake, a transport failure: the refund
+ * stays due and is retried, never marked done. The tests' simulator speaks plain HTTP.
  */
 #include "pay/wechatpay_v2.h"
 
@@ -344,6 +343,8 @@ static struct {
     char mch_id[WXV2_ID_MAX + 1];
     char api_key[WECHATPAY_V2_API_KEY_LENGTH + 1];
     char base_url[WXV2_BASE_URL_SIZE];
+    const char *cert_pem; /* the configuration's, which outlives the provider; may be NULL */
+    const char *key_pem;
 } wxv2;
 
 static bool text_is(const char *text, const char *expected)
@@ -467,6 +468,14 @@ static int wechatpay_v2_init(const struct config *config, char error[PAY_ERROR_S
     snprintf(wxv2.mch_id, sizeof(wxv2.mch_id), "%s", mch_id);
     memcpy(wxv2.api_key, api_key, WECHATPAY_V2_API_KEY_LENGTH + 1);
     snprintf(wxv2.base_url, sizeof(wxv2.base_url), "%.*s", (int)url_length, base_url);
+    if ((config->wechatpay_v2_cert == NULL) != (config->wechatpay_v2_key == NULL)) {
+        snprintf(error, PAY_ERROR_SIZE,
+                 "[wechatpay_v2] cert_file and key_file go together (the refund's client "
+                 "certificate)");
+        return LEB_E_INVALID_REQUEST;
+    }
+    wxv2.cert_pem = config->wechatpay_v2_cert;
+    wxv2.key_pem = config->wechatpay_v2_key;
     /* libxml2 is thread-safe once initialised, which must happen on one thread: this one. */
     xmlInitParser();
     return 0;
@@ -519,6 +528,10 @@ static int wxv2_call(struct app *app, const char *step, const char *path, const 
                              .body_size = strlen(body),
                              .timeout_ms = PAY_CALL_TIMEOUT_MS,
                              .cancel = &app->stopping};
+    if (strncmp(path, "/secapi/", 8) == 0) {
+        call.client_cert_pem = wxv2.cert_pem;
+        call.client_key_pem = wxv2.key_pem;
+    }
     struct http_result result;
     const char *reason = NULL, *detail = "";
     rc = LEB_E_UNAVAILABLE;

@@ -141,6 +141,8 @@ static const struct setting config_settings[] = {
     ROW_STRING("wechatpay_v2", "appid", wechatpay_v2_appid, NULL, NULL),
     ROW_STRING("wechatpay_v2", "mch_id", wechatpay_v2_mch_id, NULL, NULL),
     ROW_FILE("wechatpay_v2", "api_key_file", wechatpay_v2_api_key),
+    ROW_FILE("wechatpay_v2", "cert_file", wechatpay_v2_cert),
+    ROW_FILE("wechatpay_v2", "key_file", wechatpay_v2_key),
     ROW_STRING("wechatpay_v2", "base_url", wechatpay_v2_base_url, NULL, config_check_url),
     ROW_FILE("card", "webhook_secret_file", card_webhook_secret),
     ROW_FILE("card", "webhook_secret_next_file", card_webhook_secret_next),

@@ -101,6 +101,8 @@ struct config {
     char *wechatpay_v2_appid;
     char *wechatpay_v2_mch_id;
     char *wechatpay_v2_api_key; /* from api_key_file */
+    char *wechatpay_v2_cert;    /* PEM client certificate for refunds, from cert_file */
+    char *wechatpay_v2_key;     /* PEM, its private key, from key_file */
     char *wechatpay_v2_base_url;
     /* [card] */
     char *card_webhook_secret;      /* from webhook_secret_file */

@@ -154,6 +154,19 @@ int http_client_call(const struct http_call *call, struct http_result *out)
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (call->client_cert_pem != NULL && call->client_key_pem != NULL) {
+        /* From memory: the key never touches a file lebd did not read it from. */
+        struct curl_blob cert = {.data = (void *)call->client_cert_pem,
+                                 .len = strlen(call->client_cert_pem),
+                                 .flags = CURL_BLOB_COPY};
+        struct curl_blob key = {.data = (void *)call->client_key_pem,
+                                .len = strlen(call->client_key_pem),
+                                .flags = CURL_BLOB_COPY};
+        curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &cert);
+        curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+        curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &key);
+    }
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, keep);

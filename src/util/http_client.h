@@ -33,6 +33,9 @@ struct http_call {
     size_t body_size;
     long timeout_ms;
     const atomic_bool *cancel; /* may be NULL */
+    /* A client certificate and its private key, PEM text (mutual TLS); NULL: none. */
+    const char *client_cert_pem;
+    const char *client_key_pem;
 };
 
 #define HTTP_RESULT_BODY_MAX (4 * 1024 * 1024)

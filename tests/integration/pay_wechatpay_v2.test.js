@@ -492,4 +492,9 @@ test('nothing configured: off; half configured: lebd stops, naming the key, neve
   const message = await startFails({ ...full, LEB_WECHATPAY_V2_API_KEY_FILE: path.join(dir, 'bad_key') });
   assert.ok(message.includes('[wechatpay_v2] api_key_file must hold'), message);
   assert.ok(!message.includes(badKey) && !message.includes(badKey.slice(0, 31)), 'the key is not quoted');
+  /* The refund's client certificate comes with its key, or not at all. */
+  const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  fs.writeFileSync(path.join(dir, 'cert.pem'), pem, { mode: 0o600 });
+  const half = await startFails({ ...full, LEB_WECHATPAY_V2_CERT_FILE: path.join(dir, 'cert.pem') });
+  assert.ok(half.includes('[wechatpay_v2] cert_file and key_file go together'), half);
 });
