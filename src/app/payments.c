@@ -35,6 +35,7 @@ struct apply_job {
     const struct payment_notice *notice;
     int64_t now;
     enum payment_outcome outcome;
+    bool unusable; /* numbers that cannot be ours: recorded, nothing looked up */
 };
 
 /* Moves "order" along "event"; a programmer error if the caller did not check legality. */
@@ -159,7 +160,8 @@ static int decide(struct store_tx *tx, struct apply_job *job, struct order_row *
 {
     const struct payment_notice *notice = job->notice;
     if (!notice->success) {
-        if (!order_allows(order, ORDER_EVENT_PAYMENT_FAILED)) {
+        /* Another merchant's failure says nothing of our order. */
+        if (notice->merchant_mismatch || !order_allows(order, ORDER_EVENT_PAYMENT_FAILED)) {
             job->outcome = PAYMENT_IGNORED; /* a failure after a success is stale */
             return 0;
         }
@@ -206,7 +208,8 @@ static int apply_in_tx(struct store_tx *tx, void *arg)
     struct apply_job *job = arg;
     const struct payment_notice *notice = job->notice;
     struct order_row order;
-    int rc = STORE_TX(tx, tx_order_get, &order, notice->order_no);
+    int rc = job->unusable ? LEB_E_ORDER_NOT_FOUND
+                           : STORE_TX(tx, tx_order_get, &order, notice->order_no);
     if (rc == LEB_E_ORDER_NOT_FOUND) {
         job->outcome = PAYMENT_UNKNOWN_ORDER;
     } else if (rc < 0) {
@@ -239,10 +242,13 @@ int app_payment_apply(struct app *app, enum payment_outcome *outcome,
                       const struct payment_notice *notice)
 {
     LEB_ASSERT(notice->provider && notice->order_no && notice->trade_no);
-    if (strlen(notice->order_no) >= ORDER_NO_SIZE || strlen(notice->trade_no) >= TRADE_NO_SIZE ||
-        notice->trade_no[0] == '\0' || notice->order_no[0] == '\0')
-        return LEB_E_INVALID_REQUEST;
-    struct apply_job job = {.notice = notice, .now = app_now(app)};
+    /* A verified notification whose numbers cannot be ours (empty, longer than any we make)
+     * is recorded as for an unknown order: refusing it would only make the provider resend
+     * it for ever. */
+    bool unusable = strlen(notice->order_no) >= ORDER_NO_SIZE ||
+                    strlen(notice->trade_no) >= TRADE_NO_SIZE || notice->trade_no[0] == '\0' ||
+                    notice->order_no[0] == '\0';
+    struct apply_job job = {.notice = notice, .now = app_now(app), .unusable = unusable};
     int rc = store_write(app->store, apply_in_tx, &job);
     if (rc < 0)
         return rc;

@@ -1,7 +1,7 @@
 /*
- * http_client.h - one outbound HTTP POST, the only way lebd calls out (webhooks, the sandbox
- * provider playing its part). Bounded in time; no redirects followed; the body of the answer
- * is read and dropped.
+ * http_client.h - lebd's calls out: webhooks, Kannel's sendsms, the sandbox provider playing
+ * its part, and the payment providers' APIs. Bounded in time, no redirects followed. The
+ * plain POST and GET drop the answer's body; http_client_call keeps it, with its headers.
  */
 #ifndef LEB_UTIL_HTTP_CLIENT_H
 #define LEB_UTIL_HTTP_CLIENT_H
