@@ -192,20 +192,23 @@ static int poll_one(struct app *app, const char *order_no, struct provider_stats
     return rc;
 }
 
-int app_payments_poll(struct app *app, struct provider_stats *stats)
+/* Leases what is due (queries, or refunds), then makes each call outside any transaction. */
+static int run_due(struct app *app, struct provider_stats *stats, bool refunds,
+                   int (*one)(struct app *app, const char *order_no, struct provider_stats *stats))
 {
     memset(stats, 0, sizeof(*stats));
     if (app->gateway == NULL)
         return 0;
     for (int round = 0; round < POLL_ROUNDS_MAX && !atomic_load(&app->stopping); round++) {
-        struct lease_job job = {.now = app_now(app), .after_s = app->payment_query_after_s};
+        struct lease_job job = {
+            .now = app_now(app), .refunds = refunds, .after_s = app->payment_query_after_s};
         int rc = store_write(app->store, lease_in_tx, &job);
         if (rc < 0)
             return rc;
         for (size_t i = 0; i < job.count && !atomic_load(&app->stopping); i++) {
             if (job.due[i][0] == '\0')
                 continue;
-            rc = poll_one(app, job.due[i], stats);
+            rc = one(app, job.due[i], stats);
             if (rc < 0)
                 return rc;
         }
@@ -213,6 +216,11 @@ int app_payments_poll(struct app *app, struct provider_stats *stats)
             break;
     }
     return 0;
+}
+
+int app_payments_poll(struct app *app, struct provider_stats *stats)
+{
+    return run_due(app, stats, false, poll_one);
 }
 
 /* ---- refunds ---- */
@@ -304,23 +312,5 @@ static int refund_one(struct app *app, const char *order_no, struct provider_sta
 
 int app_refunds_run(struct app *app, struct provider_stats *stats)
 {
-    memset(stats, 0, sizeof(*stats));
-    if (app->gateway == NULL)
-        return 0;
-    for (int round = 0; round < POLL_ROUNDS_MAX && !atomic_load(&app->stopping); round++) {
-        struct lease_job job = {.now = app_now(app), .refunds = true};
-        int rc = store_write(app->store, lease_in_tx, &job);
-        if (rc < 0)
-            return rc;
-        for (size_t i = 0; i < job.count && !atomic_load(&app->stopping); i++) {
-            if (job.due[i][0] == '\0')
-                continue;
-            rc = refund_one(app, job.due[i], stats);
-            if (rc < 0)
-                return rc;
-        }
-        if (job.count < POLL_BATCH_MAX)
-            break;
-    }
-    return 0;
+    return run_due(app, stats, true, refund_one);
 }

@@ -147,6 +147,10 @@ LEB_MUST_CHECK int http_require(struct http_request *request, enum permission pe
 
 /* A query parameter, or NULL. */
 const char *http_query(struct http_request *request, const char *key);
+/* The "limit" query parameter: "fallback" when absent, else 1..max; LEB_E_INVALID_REQUEST
+ * (with its message) otherwise. */
+LEB_MUST_CHECK int http_query_limit(struct http_request *request, struct http_response *response,
+                                    long fallback, long max, long *out);
 /* A request header, or NULL. */
 const char *http_header(struct http_request *request, const char *name);
 

@@ -7,6 +7,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -209,4 +210,19 @@ json_t *http_json_plan(const struct plan *plan)
     json_object_set_new(view, "remind_days_before", json_integer(plan->remind_days_before));
     json_object_set_new(view, "recycle_warning_days", json_integer(plan->recycle_warning_days));
     return view;
+}
+
+int http_query_limit(struct http_request *request, struct http_response *response, long fallback,
+                     long max, long *out)
+{
+    const char *text = http_query(request, "limit");
+    *out = fallback;
+    if (text == NULL)
+        return 0;
+    char *end = NULL;
+    long value = strtol(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || value < 1 || value > max)
+        return http_error(response, LEB_E_INVALID_REQUEST, "limit must be 1 to %ld", max);
+    *out = value;
+    return 0;
 }

@@ -206,15 +206,11 @@ int route_outbox_list(struct http_request *request, struct http_response *respon
     if (filter.kind != NULL && strcmp(filter.kind, "sms") != 0 &&
         strcmp(filter.kind, "webhook") != 0)
         return http_error(response, LEB_E_INVALID_REQUEST, "kind must be sms or webhook");
-    const char *limit_text = http_query(request, "limit");
-    long limit = OUTBOX_LIMIT_DEFAULT;
-    if (limit_text != NULL) {
-        char *end = NULL;
-        limit = strtol(limit_text, &end, 10);
-        if (*limit_text == '\0' || *end != '\0' || limit < 1 || limit > OUTBOX_LIMIT_MAX)
-            return http_error(response, LEB_E_INVALID_REQUEST, "limit must be 1 to %d",
-                              OUTBOX_LIMIT_MAX);
-    }
+    long limit;
+    int limited =
+        http_query_limit(request, response, OUTBOX_LIMIT_DEFAULT, OUTBOX_LIMIT_MAX, &limit);
+    if (limited < 0)
+        return limited;
     /* A phone number is looked up in its E.164 form, whatever spelling was given. */
     char msisdn[MSISDN_SIZE];
     if (destination != NULL && strcmp(destination, "telecom") != 0) {

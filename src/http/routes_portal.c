@@ -137,15 +137,10 @@ int route_portal_history(struct http_request *request, struct http_response *res
     int rc = session_card(request, &card);
     if (rc < 0)
         return rc;
-    const char *limit_text = http_query(request, "limit");
-    long limit = HISTORY_LIMIT_DEFAULT;
-    if (limit_text != NULL) {
-        char *end = NULL;
-        limit = strtol(limit_text, &end, 10);
-        if (*limit_text == '\0' || *end != '\0' || limit < 1 || limit > HISTORY_LIMIT_MAX)
-            return http_error(response, LEB_E_INVALID_REQUEST, "limit must be 1 to %d",
-                              HISTORY_LIMIT_MAX);
-    }
+    long limit;
+    rc = http_query_limit(request, response, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, &limit);
+    if (rc < 0)
+        return rc;
     const struct store_backend *store = store_backend_of(request->app->store);
     struct order_row *orders = NULL;
     size_t orders_count = 0;

@@ -13,20 +13,6 @@
 #define ORDERS_LIMIT_MAX 1000
 #define REASON_MAX 500
 
-static int limit_of(struct http_request *request, struct http_response *response, long *out)
-{
-    const char *text = http_query(request, "limit");
-    *out = ORDERS_LIMIT_DEFAULT;
-    if (text == NULL)
-        return 0;
-    char *end = NULL;
-    *out = strtol(text, &end, 10);
-    if (*text == '\0' || *end != '\0' || *out < 1 || *out > ORDERS_LIMIT_MAX)
-        return http_error(response, LEB_E_INVALID_REQUEST, "limit must be 1 to %d",
-                          ORDERS_LIMIT_MAX);
-    return 0;
-}
-
 /* An order as operators see it: the payer's view, the card in full, the trade, and what the
  * providers' side knows (the refund's state, the last error). */
 static json_t *order_admin_view(struct app *app, const struct order_row *order)
@@ -65,7 +51,7 @@ int route_orders_list(struct http_request *request, struct http_response *respon
                           "status is required: pending_payment, paid, succeeded, failed, "
                           "expired, review, refunding or refunded");
     long limit;
-    rc = limit_of(request, response, &limit);
+    rc = http_query_limit(request, response, ORDERS_LIMIT_DEFAULT, ORDERS_LIMIT_MAX, &limit);
     if (rc < 0)
         return rc;
     struct order_row *orders = NULL;
@@ -122,7 +108,7 @@ int route_audit_list(struct http_request *request, struct http_response *respons
     if (rc < 0)
         return rc;
     long limit;
-    rc = limit_of(request, response, &limit);
+    rc = http_query_limit(request, response, ORDERS_LIMIT_DEFAULT, ORDERS_LIMIT_MAX, &limit);
     if (rc < 0)
         return rc;
     const char *subject = http_query(request, "subject");

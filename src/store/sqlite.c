@@ -768,6 +768,39 @@ static int q_order_get(struct conn *conn, struct order_row *out, const char *ord
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_ORDER_NOT_FOUND : LEB_E_UNAVAILABLE;
 }
 
+/* Reads every row of a bound statement into a growing array of "size"-byte elements. */
+static int rows_read_all(struct store *store, struct conn *conn, sqlite3_stmt *s, size_t size,
+                         void (*from_row)(void *row, sqlite3_stmt *s), void **out, size_t *count)
+{
+    size_t n = 0, capacity = 64;
+    char *rows = malloc(capacity * size);
+    LEB_ASSERT(rows != NULL);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == capacity) {
+            capacity *= 2;
+            rows = realloc(rows, capacity * size);
+            LEB_ASSERT(rows != NULL);
+        }
+        from_row(rows + n * size, s);
+        n++;
+    }
+    sqlite3_reset(s);
+    reader_give(store, conn);
+    if (rc != SQLITE_DONE) {
+        free(rows);
+        return LEB_E_UNAVAILABLE;
+    }
+    *out = rows;
+    *count = n;
+    return 0;
+}
+
+static void order_row_read(void *row, sqlite3_stmt *s)
+{
+    order_from_row(row, s);
+}
+
 static int sqlite_card_orders(struct store *store, struct order_row **out, size_t *count,
                               const char *card_no, size_t limit)
 {
@@ -775,21 +808,18 @@ static int sqlite_card_orders(struct store *store, struct order_row **out, size_
     sqlite3_stmt *s = stmt(conn, S_CARD_ORDERS);
     bind_text(s, 1, card_no);
     bind_int(s, 2, (int64_t)limit);
-    struct order_row *rows = calloc(limit ? limit : 1, sizeof(*rows));
-    LEB_ASSERT(rows != NULL);
-    size_t n = 0;
-    int rc = SQLITE_DONE;
-    while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW)
-        order_from_row(&rows[n++], s);
-    sqlite3_reset(s);
-    reader_give(store, conn);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        free(rows);
-        return LEB_E_UNAVAILABLE;
-    }
-    *out = rows;
-    *count = n;
-    return 0;
+    return rows_read_all(store, conn, s, sizeof(**out), order_row_read, (void **)out, count);
+}
+
+static void card_entry_read(void *out, sqlite3_stmt *s)
+{
+    struct card_entry *row = out;
+    memset(row, 0, sizeof(*row));
+    row->id = sqlite3_column_int64(s, 0);
+    column_copy(row->kind, sizeof(row->kind), s, 1);
+    column_copy(row->order_no, sizeof(row->order_no), s, 2);
+    row->amount = sqlite3_column_int64(s, 3);
+    row->at = sqlite3_column_int64(s, 4);
 }
 
 static int sqlite_card_entries(struct store *store, struct card_entry **out, size_t *count,
@@ -799,27 +829,7 @@ static int sqlite_card_entries(struct store *store, struct card_entry **out, siz
     sqlite3_stmt *s = stmt(conn, S_CARD_ENTRIES);
     bind_text(s, 1, card_no);
     bind_int(s, 2, (int64_t)limit);
-    struct card_entry *rows = calloc(limit ? limit : 1, sizeof(*rows));
-    LEB_ASSERT(rows != NULL);
-    size_t n = 0;
-    int rc = SQLITE_DONE;
-    while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct card_entry *row = &rows[n++];
-        row->id = sqlite3_column_int64(s, 0);
-        column_copy(row->kind, sizeof(row->kind), s, 1);
-        column_copy(row->order_no, sizeof(row->order_no), s, 2);
-        row->amount = sqlite3_column_int64(s, 3);
-        row->at = sqlite3_column_int64(s, 4);
-    }
-    sqlite3_reset(s);
-    reader_give(store, conn);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        free(rows);
-        return LEB_E_UNAVAILABLE;
-    }
-    *out = rows;
-    *count = n;
-    return 0;
+    return rows_read_all(store, conn, s, sizeof(**out), card_entry_read, (void **)out, count);
 }
 
 static int q_user_get(struct conn *conn, struct user_row *out, const char *username)
@@ -983,36 +993,21 @@ static int sqlite_outbox_list(struct store *store, struct outbox_row **out, size
     return outbox_rows_read(store, conn, s, out, count, limit);
 }
 
+static void outbox_count_read(void *out, sqlite3_stmt *s)
+{
+    struct outbox_count *row = out;
+    memset(row, 0, sizeof(*row));
+    column_copy(row->kind, sizeof(row->kind), s, 0);
+    column_copy(row->status, sizeof(row->status), s, 1);
+    column_copy(row->delivery, sizeof(row->delivery), s, 2);
+    row->count = sqlite3_column_int64(s, 3);
+}
+
 static int sqlite_outbox_summary(struct store *store, struct outbox_count **out, size_t *count)
 {
     struct conn *conn = reader_take(store);
     sqlite3_stmt *s = stmt(conn, S_OUTBOX_SUMMARY);
-    size_t n = 0, capacity = 16;
-    struct outbox_count *rows = calloc(capacity, sizeof(*rows));
-    LEB_ASSERT(rows != NULL);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n == capacity) {
-            capacity *= 2;
-            rows = realloc(rows, capacity * sizeof(*rows));
-            LEB_ASSERT(rows != NULL);
-        }
-        memset(&rows[n], 0, sizeof(rows[n]));
-        column_copy(rows[n].kind, sizeof(rows[n].kind), s, 0);
-        column_copy(rows[n].status, sizeof(rows[n].status), s, 1);
-        column_copy(rows[n].delivery, sizeof(rows[n].delivery), s, 2);
-        rows[n].count = sqlite3_column_int64(s, 3);
-        n++;
-    }
-    sqlite3_reset(s);
-    reader_give(store, conn);
-    if (rc != SQLITE_DONE) {
-        free(rows);
-        return LEB_E_UNAVAILABLE;
-    }
-    *out = rows;
-    *count = n;
-    return 0;
+    return rows_read_all(store, conn, s, sizeof(**out), outbox_count_read, (void **)out, count);
 }
 
 static int tx_outbox_delivery(struct store_tx *tx, int64_t id, const char *delivery, int64_t at);
@@ -1720,34 +1715,6 @@ static int tx_payment_of_order(struct store_tx *tx, struct payment_row *out, con
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_NOT_FOUND : LEB_E_UNAVAILABLE;
 }
 
-/* Reads every row of a bound statement into a growing array of "size"-byte elements. */
-static int rows_read_all(struct store *store, struct conn *conn, sqlite3_stmt *s, size_t size,
-                         void (*from_row)(void *row, sqlite3_stmt *s), void **out, size_t *count)
-{
-    size_t n = 0, capacity = 64;
-    char *rows = malloc(capacity * size);
-    LEB_ASSERT(rows != NULL);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n == capacity) {
-            capacity *= 2;
-            rows = realloc(rows, capacity * size);
-            LEB_ASSERT(rows != NULL);
-        }
-        from_row(rows + n * size, s);
-        n++;
-    }
-    sqlite3_reset(s);
-    reader_give(store, conn);
-    if (rc != SQLITE_DONE) {
-        free(rows);
-        return LEB_E_UNAVAILABLE;
-    }
-    *out = rows;
-    *count = n;
-    return 0;
-}
-
 static void payment_row_read(void *row, sqlite3_stmt *s)
 {
     payment_from_row(row, s);
@@ -1762,11 +1729,6 @@ static int sqlite_payments_between(struct store *store, struct payment_row **out
     bind_int(s, 2, from);
     bind_int(s, 3, to);
     return rows_read_all(store, conn, s, sizeof(**out), payment_row_read, (void **)out, count);
-}
-
-static void order_row_read(void *row, sqlite3_stmt *s)
-{
-    order_from_row(row, s);
 }
 
 static int sqlite_orders_by_status(struct store *store, struct order_row **out, size_t *count,
