@@ -179,6 +179,25 @@ struct http_response {
 int http_send(struct lebctl *ctx, struct http_response *out, const char *method, const char *path,
               const json_t *body);
 
+/* A body sent as it is ("size" bytes of "data" as "content_type"), with an optional progress
+ * callback (curl's CURLOPT_XFERINFOFUNCTION) for the upload. */
+struct http_upload {
+    const char *data;
+    size_t size;
+    const char *content_type;
+    int (*progress)(void *context, long long download_total, long long download_now,
+                    long long upload_total, long long upload_now);
+    void *progress_context;
+};
+
+/* http_send with "upload" as the body: the same rules (token to its own server only, no
+ * redirects, http and https only, a bounded answer). */
+int http_send_upload(struct lebctl *ctx, struct http_response *out, const char *method,
+                     const char *path, const struct http_upload *upload);
+
+extern const struct lebctl_command lebctl_command_recon_import;
+extern const struct lebctl_command lebctl_command_recon_show;
+
 /* For an answer that is not a 2xx JSON object: prints the API's error and returns the exit
  * code its status means. 0 for a 2xx JSON object. */
 int http_check(const struct lebctl *ctx, const struct http_response *response);

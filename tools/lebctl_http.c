@@ -91,8 +91,18 @@ static const char *http_transport_code(CURLcode result)
     }
 }
 
-int http_send(struct lebctl *ctx, struct http_response *out, const char *method, const char *path,
-              const json_t *body)
+/* curl's progress callback, passing the figures on as plain integers. */
+static int http_upload_progress(void *context, curl_off_t download_total, curl_off_t download_now,
+                                curl_off_t upload_total, curl_off_t upload_now)
+{
+    const struct http_upload *upload = context;
+    return upload->progress(upload->progress_context, (long long)download_total,
+                            (long long)download_now, (long long)upload_total,
+                            (long long)upload_now);
+}
+
+static int http_exchange(struct lebctl *ctx, struct http_response *out, const char *method,
+                         const char *path, const json_t *body, const struct http_upload *upload)
 {
     int exit_code = LEBCTL_EXIT_SERVER;
     char url[LEBCTL_URL_MAX + LEBCTL_PATH_MAX];
@@ -140,6 +150,17 @@ int http_send(struct lebctl *ctx, struct http_response *out, const char *method,
         headers = curl_slist_append(headers, "Content-Type: application/json");
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(payload));
+    } else if (upload != NULL) {
+        char content_type[HTTP_HEADER_MAX];
+        snprintf(content_type, sizeof content_type, "Content-Type: %s", upload->content_type);
+        headers = curl_slist_append(headers, content_type);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, upload->data);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)upload->size);
+        if (upload->progress != NULL) {
+            curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, http_upload_progress);
+            curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)upload);
+            curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+        }
     }
     if (ctx->token != NULL) {
         if ((size_t)snprintf(authorization, sizeof authorization, "Authorization: Bearer %s",
@@ -172,9 +193,11 @@ int http_send(struct lebctl *ctx, struct http_response *out, const char *method,
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
 
     CURLcode result = curl_easy_perform(curl);
-    /* The error buffer and the sink live on this stack frame: detach them. */
+    /* The error buffer, the sink and the upload live on this stack frame: detach them. */
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, NULL);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 1L);
     if (result != CURLE_OK) {
         if (sink.too_large) {
             out_error("invalid_response", "%s answered with more than %u bytes", ctx->server,
@@ -211,6 +234,18 @@ out:
         free(payload);
     }
     return exit_code;
+}
+
+int http_send(struct lebctl *ctx, struct http_response *out, const char *method, const char *path,
+              const json_t *body)
+{
+    return http_exchange(ctx, out, method, path, body, NULL);
+}
+
+int http_send_upload(struct lebctl *ctx, struct http_response *out, const char *method,
+                     const char *path, const struct http_upload *upload)
+{
+    return http_exchange(ctx, out, method, path, NULL, upload);
 }
 
 int exit_code_for_status(long status)

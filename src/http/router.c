@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "http/http.h"
+#include "http/routes_recon.h"
 
 const struct http_route http_routes[] = {
     {"GET", "/healthz", route_healthz, AUTH_NONE, "healthz", 0, false},
@@ -41,6 +42,10 @@ const struct http_route http_routes[] = {
     {"POST", "/api/v1/admin/orders/{}/resolve", route_order_resolve, AUTH_TOKEN, "order_resolve", 0,
      false},
     {"GET", "/api/v1/admin/audit", route_audit_list, AUTH_TOKEN, "audit_list", 0, false},
+    /* A statement of a month of trades: ROUTES_RECON_BODY_BYTES_MAX (16 MiB). */
+    {"POST", "/api/v1/admin/reconciliations", route_recon_import, AUTH_TOKEN, "recon_import",
+     ROUTES_RECON_BODY_BYTES_MAX, false},
+    {"GET", "/api/v1/admin/reconciliations/{}", route_recon_get, AUTH_TOKEN, "recon_get", 0, false},
     {"GET", "/api/v1/admin/outbox/summary", route_outbox_summary, AUTH_TOKEN, "outbox_summary", 0,
      false},
     {"GET", "/api/v1/sms/inbound", route_sms_inbound, AUTH_NONE, "sms_inbound", 0, false},

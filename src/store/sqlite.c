@@ -1812,6 +1812,21 @@ static int tx_recon_insert(struct store_tx *tx, const struct recon_row *row, int
     return rc;
 }
 
+static int sqlite_recon_find(struct store *store, const char *provider, const char *statement_hash,
+                             int64_t *id)
+{
+    struct conn *conn = reader_take(store);
+    sqlite3_stmt *s = stmt(conn, S_RECON_FIND);
+    bind_text(s, 1, provider);
+    bind_text(s, 2, statement_hash);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    reader_give(store, conn);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? LEB_E_NOT_FOUND : LEB_E_UNAVAILABLE;
+}
+
 static int sqlite_recon_get(struct store *store, struct recon_row *out, int64_t id)
 {
     struct conn *conn = reader_take(store);
@@ -2259,4 +2274,5 @@ const struct store_backend store_sqlite_backend = {
     .audit_list = sqlite_audit_list,
     .tx_recon_insert = tx_recon_insert,
     .recon_get = sqlite_recon_get,
+    .recon_find = sqlite_recon_find,
 };

@@ -391,6 +391,10 @@ struct store_backend {
     int (*tx_recon_insert)(struct store_tx *tx, const struct recon_row *row, int64_t *id);
     /* LEB_E_NOT_FOUND for an unknown id; free out->report. */
     int (*recon_get)(struct store *store, struct recon_row *out, int64_t id);
+    /* The id of this provider's statement with this hash, if it was imported;
+     * LEB_E_NOT_FOUND otherwise. */
+    int (*recon_find)(struct store *store, const char *provider, const char *statement_hash,
+                      int64_t *id);
 };
 
 /* Frees what outbox_list / tx_outbox_claim returned. */
