@@ -71,6 +71,14 @@ LEB_MUST_CHECK int alipay_amount_parse(int64_t *out, const char *text);
 
 /* "unix_s" as Alipay's "yyyy-MM-dd HH:mm:ss" in Beijing time (UTC+8, no daylight saving). */
 void alipay_time_format(char out[ALIPAY_TIME_SIZE], int64_t unix_s);
+/* The reverse: Unix seconds of a "yyyy-MM-dd HH:mm:ss" Beijing time; LEB_E_INVALID_REQUEST for
+ * anything else. */
+LEB_MUST_CHECK int alipay_time_parse(int64_t *out, const char *text);
+
+/* Alipay resends a notification for about 25 hours (4m, 10m, 10m, 1h, 2h, 6h, 15h): one
+ * signed longer ago than this, or from the future, is a replay, not a resend. */
+#define ALIPAY_NOTIFY_AGE_MAX_S (26 * 3600)
+#define ALIPAY_NOTIFY_SKEW_MAX_S 300
 
 /*
  * Finds the member "name" of the top-level JSON object "body" and gives its value's exact

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
@@ -331,6 +332,26 @@ void wechatpay_v2_time_format(char out[15], int64_t unix_s)
     time_format_rfc3339(stamp, unix_s + WXV2_BEIJING_OFFSET_S);
     snprintf(out, 15, "%.4s%.2s%.2s%.2s%.2s%.2s", stamp, stamp + 5, stamp + 8, stamp + 11,
              stamp + 14, stamp + 17);
+}
+
+int wechatpay_v2_time_parse(int64_t *out, const char *text)
+{
+    if (text == NULL || strlen(text) != 14 || strspn(text, "0123456789") != 14)
+        return LEB_E_INVALID_REQUEST;
+    int parts[6];
+    const int widths[6] = {4, 2, 2, 2, 2, 2};
+    for (size_t i = 0, at = 0; i < 6; at += (size_t)widths[i], i++) {
+        parts[i] = 0;
+        for (int d = 0; d < widths[i]; d++)
+            parts[i] = parts[i] * 10 + (text[at + (size_t)d] - '0');
+    }
+    if (parts[1] < 1 || parts[1] > 12 || parts[2] < 1 ||
+        parts[2] > time_days_in_month(parts[0], parts[1]) || parts[3] > 23 || parts[4] > 59 ||
+        parts[5] > 59)
+        return LEB_E_INVALID_REQUEST;
+    *out = time_days_from_civil(parts[0], parts[1], parts[2]) * 86400 + parts[3] * 3600 +
+           parts[4] * 60 + parts[5] - WXV2_BEIJING_OFFSET_S;
+    return 0;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -699,6 +720,16 @@ static int wechatpay_v2_notify_parse(const struct app *app, const struct pay_not
     bool has_transaction = text_has(transaction_id) && strlen(transaction_id) < TRADE_NO_SIZE;
     if (success && !has_transaction)
         goto out;
+    /* A payment signed as done more than a day ago is a replay: WeChat Pay's own resends stop
+     * within a day, and what it never told is found by querying. Real time: WeChat's clock. */
+    int64_t paid_at = 0, now = (int64_t)time(NULL);
+    if (success &&
+        (wechatpay_v2_time_parse(&paid_at, wechatpay_v2_message_get(message, "time_end")) < 0 ||
+         paid_at < now - WECHATPAY_V2_NOTIFY_AGE_MAX_S ||
+         paid_at > now + WECHATPAY_V2_NOTIFY_SKEW_MAX_S)) {
+        rc = LEB_E_INVALID_SIGNATURE;
+        goto out;
+    }
     int64_t amount = 0;
     if (success || text_has(total_fee)) {
         rc = amount_parse(&amount, total_fee);

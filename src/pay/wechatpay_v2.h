@@ -97,5 +97,12 @@ char *wechatpay_v2_xml_build(const struct wechatpay_v2_field *fields, size_t cou
 
 /* "unix_s" as WeChat Pay writes times: yyyyMMddHHmmss in Beijing time (UTC+8). */
 void wechatpay_v2_time_format(char out[15], int64_t unix_s);
+/* The reverse; LEB_E_INVALID_REQUEST for anything but 14 digits of a real time. */
+LEB_MUST_CHECK int wechatpay_v2_time_parse(int64_t *out, const char *text);
+
+/* WeChat Pay resends a notification for about 24 hours after the payment (15 s ... 6 h): a
+ * payment signed as done longer ago than this is a replay, not a resend. */
+#define WECHATPAY_V2_NOTIFY_AGE_MAX_S (26 * 3600)
+#define WECHATPAY_V2_NOTIFY_SKEW_MAX_S 300
 
 #endif

@@ -239,6 +239,10 @@ test('forged, tampered or unsigned notifications are answered "failure" and cred
     ['a parameter dropped after signing', { tamper: (body) => body.replace(/&point_amount=[^&]*/, '') }],
     ['a parameter given twice', { tamper: (body) => `${body}&total_amount=0.01` }],
     ['a bad escape', { tamper: (body) => body.replace('subject=', 'subject=%zz') }],
+    /* Signed, but stale: Alipay's own resends stop after about 25 hours. */
+    ['signed 27 hours ago', { notifyTime: beijingTime(new Date(Date.now() - 27 * 3600 * 1000)) }],
+    ['signed 10 minutes in the future', { notifyTime: beijingTime(new Date(Date.now() + 600 * 1000)) }],
+    ['notify_time not a time', { notifyTime: '2026-13-40 99:00:00' }],
   ];
   for (const [what, opts] of forgeries) {
     const body = sim.rawNotifyBody(order.order_no, opts);
@@ -250,9 +254,10 @@ test('forged, tampered or unsigned notifications are answered "failure" and cred
   assertAnswered(await sim.postNotify(url, 'sign=abc'), 'failure', 'a bare sign');
   await assertUntouched(order.order_no);
   assert.equal(await balanceOf(), before_, 'nothing credited');
-  /* The genuine one still counts afterwards. */
+  /* The genuine one still counts afterwards, also as a resend a day late. */
   sim.pay(order.order_no);
-  assertAnswered(await sim.notify(order.order_no), 'success', 'the genuine notification');
+  const resent = beijingTime(new Date(Date.now() - 24 * 3600 * 1000));
+  assertAnswered(await sim.notify(order.order_no, { notifyTime: resent }), 'success', 'the genuine notification, resent a day later');
   await waitForOrderStatus(lebd, order.order_no, 'succeeded');
   assert.equal(await balanceOf(), before_ + 10000);
   await assertLedgerBalanced(lebd, token);

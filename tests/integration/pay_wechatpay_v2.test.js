@@ -270,6 +270,10 @@ test('forged, tampered, unsigned and DOCTYPE bodies are refused; nothing is cred
     ['return_code FAIL', { body: returnFail }],
     ['not XML', { body: '{"return_code":"SUCCESS"}' }],
     ['empty', { body: '' }],
+    /* Signed, but stale: WeChat Pay's resends stop within a day of the payment. */
+    ['paid 27 hours ago', { timeEnd: beijingTime(Date.now() - 27 * 3600 * 1000) }],
+    ['paid 10 minutes in the future', { timeEnd: beijingTime(Date.now() + 600 * 1000) }],
+    ['time_end not a time', { timeEnd: '20261340990000' }],
     /* A correctly signed body that only verifies if its entity is expanded. */
     [
       'an internal entity',
@@ -309,9 +313,11 @@ test('forged, tampered, unsigned and DOCTYPE bodies are refused; nothing is cred
   await assertStatusOf(order.order_no, 'pending_payment');
   assert.equal(await balanceOf(), before_, 'nothing credited by forgeries');
 
-  /* The genuine one still works, once. */
-  assertAccepted(await post(genuine.url, genuine.xml), 'the genuine notification');
+  /* The genuine one still works, once, even as a resend a day after the payment. */
+  const late = sim.notification(order.order_no, { timeEnd: beijingTime(Date.now() - 24 * 3600 * 1000) });
+  assertAccepted(await post(late.url, late.xml), 'the genuine notification, a day late');
   await waitForOrderStatus(lebd, order.order_no, 'succeeded');
+  assertAccepted(await post(genuine.url, genuine.xml), 'the genuine notification again');
   assert.equal(await balanceOf(), before_ + 10000);
   await assertLedgerBalanced(lebd, token);
 });

@@ -530,7 +530,7 @@ async function startAlipaySim({ lebdNotifyUrl = null, appId = '2021000000000001'
       ['sign_type', 'RSA2'],
       ['seller_id', opts.sellerId || sellerId],
       ['gmt_payment', trade.gmt_payment || now],
-      ['notify_time', now],
+      ['notify_time', opts.notifyTime || now],
       ['version', '1.0'],
       ['out_trade_no', opts.outTradeNo || trade.out_trade_no],
       ['total_amount', amount],

@@ -449,7 +449,7 @@ async function startWechatV2Sim(options = {}) {
       result_code: resultCode,
       return_code: 'SUCCESS',
       sign_type: opts.omitSignType ? undefined : signType,
-      time_end: (order && order.time_end) || beijingTime(),
+      time_end: opts.timeEnd || (order && order.time_end) || beijingTime(),
       total_fee: fee,
       trade_type: 'NATIVE',
       transaction_id: opts.transactionId || (resultCode === 'SUCCESS' ? paidTransaction : undefined),

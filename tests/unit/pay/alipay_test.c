@@ -309,6 +309,33 @@ static void test_alipay__json_member_span_refuses_what_it_cannot_pin(void **stat
                          LEB_E_INVALID_JSON);
 }
 
+static void test_alipay__time_parse_reads_beijing_time_back(void **state)
+{
+    int64_t at = 0;
+    assert_int_equal(alipay_time_parse(&at, "2026-11-25 08:00:00"), 0);
+    assert_true(at == 1795564800); /* 2026-11-25T00:00:00Z */
+    char text[ALIPAY_TIME_SIZE];
+    const int64_t samples[] = {0, 951782400, 1795564800, 1795651199, 4102444799};
+    for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+        alipay_time_format(text, samples[i]);
+        assert_int_equal(alipay_time_parse(&at, text), 0);
+        assert_true(at == samples[i]);
+    }
+    const char *bad[] = {NULL,
+                         "",
+                         "2026-11-25",
+                         "2026-11-25T08:00:00",
+                         "2026-13-01 00:00:00",
+                         "2026-02-29 00:00:00",
+                         "2026-11-25 24:00:00",
+                         "2026-11-25 08:60:00",
+                         "2026-11-25 08:00:0x",
+                         "2026-11-25  8:00:00",
+                         "+026-11-25 08:00:00"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(alipay_time_parse(&at, bad[i]), LEB_E_INVALID_REQUEST);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_alipay__json_member_span_gives_the_exact_bytes),
         cmocka_unit_test(test_alipay__json_member_span_matches_names_not_text),
         cmocka_unit_test(test_alipay__json_member_span_refuses_what_it_cannot_pin),
+        cmocka_unit_test(test_alipay__time_parse_reads_beijing_time_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

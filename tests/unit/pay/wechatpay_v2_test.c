@@ -318,9 +318,36 @@ static void test_wechatpay_v2__writes_times_in_beijing_time(void **state)
     assert_string_equal(text, "20260101000000");
 }
 
+static void test_wechatpay_v2__time_parse_reads_beijing_time_back(void **state)
+{
+    (void)state;
+    int64_t at = 0;
+    char text[15];
+    const int64_t samples[] = {0, 951782400, 1795564800, 1795651199, 4102444799};
+    for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+        wechatpay_v2_time_format(text, samples[i]);
+        assert_int_equal(wechatpay_v2_time_parse(&at, text), 0);
+        assert_true(at == samples[i]);
+    }
+    assert_int_equal(wechatpay_v2_time_parse(&at, "20261125080000"), 0);
+    assert_true(at == 1795564800);
+    const char *bad[] = {NULL,
+                         "",
+                         "2026112508000",
+                         "202611250800000",
+                         "20261325080000",
+                         "20260229000000",
+                         "20261125240000",
+                         "2026112508000x",
+                         "2026-11-25 08:00"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(wechatpay_v2_time_parse(&at, bad[i]), LEB_E_INVALID_REQUEST);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wechatpay_v2__time_parse_reads_beijing_time_back),
         cmocka_unit_test(test_wechatpay_v2__signs_the_documented_example_with_md5),
         cmocka_unit_test(test_wechatpay_v2__signs_the_documented_example_with_hmac_sha256),
         cmocka_unit_test(test_wechatpay_v2__signs_the_documented_string_sign_temp),
