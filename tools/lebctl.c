@@ -30,6 +30,7 @@ static const struct lebctl_command *const lebctl_commands[] = {
     &lebctl_command_login,         &lebctl_command_logout,
     &lebctl_command_card_show,     &lebctl_command_card_create,
     &lebctl_command_card_import,   &lebctl_command_order_show,
+    &lebctl_command_order_list,    &lebctl_command_order_resolve,
     &lebctl_command_ledger_check,  &lebctl_command_plan_create,
     &lebctl_command_plan_list,     &lebctl_command_outbox_list,
     &lebctl_command_outbox_resend, &lebctl_command_recon_import,

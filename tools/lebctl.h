@@ -195,6 +195,8 @@ struct http_upload {
 int http_send_upload(struct lebctl *ctx, struct http_response *out, const char *method,
                      const char *path, const struct http_upload *upload);
 
+extern const struct lebctl_command lebctl_command_order_list;
+extern const struct lebctl_command lebctl_command_order_resolve;
 extern const struct lebctl_command lebctl_command_recon_import;
 extern const struct lebctl_command lebctl_command_recon_show;
 

@@ -490,6 +490,47 @@ describe('lebctl against lebd --demo', () => {
       'an unknown delivery state is refused by the server');
   });
 
+  test('order list --status review and order resolve: a decision with its reason, once', async (t) => {
+    const { createOrder, notify } = require('../lib/client.js');
+    const home = makeHome(t);
+    await login(home);
+    const order = await createOrder(lebd, {
+      card: DEMO_CARD,
+      face_amount: 5000,
+      channel: 'web',
+      payment_method: 'sandbox',
+    });
+    assert.equal(order.status, 201);
+    const paid = await notify(lebd, {
+      order_no: order.body.order_no,
+      trade_no: `CTL-REVIEW-${crypto.randomInt(1e9)}`,
+      amount: order.body.pay_amount - 1,
+      status: 'SUCCESS',
+    });
+    assert.equal(paid.status, 200);
+    const listed = await lebctl(['order', 'list', '--status', 'review'], { home });
+    assertExit(listed, EXIT.ok, 'order list');
+    assert.match(listed.stdout, /^ORDER\s+STATUS\s+CARD\s+PAY/m);
+    assert.ok(listed.stdout.includes(order.body.order_no), listed.stdout);
+    assert.match(listed.stdout, /review/);
+
+    const orderNo = order.body.order_no;
+    assertExit(await lebctl(['order', 'resolve', orderNo, '--credit'], { home }), EXIT.usage, 'no reason');
+    assertExit(await lebctl(['order', 'resolve', orderNo, '--reason', 'x'], { home }), EXIT.usage, 'no action');
+    assertExit(await lebctl(['order', 'resolve', orderNo, '--credit', '--refund', '--reason', 'x'], { home }),
+      EXIT.usage, 'both actions');
+    const resolved = await lebctl(['order', 'resolve', orderNo, '--credit', '--reason', 'short by 1 fen, payer known'], { home });
+    assertExit(resolved, EXIT.ok, 'order resolve');
+    assert.match(resolved.stdout, /succeeded/);
+    const again = await lebctl(['order', 'resolve', orderNo, '--refund', '--reason', 'again'], { home });
+    assertExit(again, EXIT.refused, 'a second decision');
+    assert.match(again.stderr, /\(illegal_transition\)/);
+    assertExit(await lebctl(['order', 'resolve', 'LEB20990101T000000R0000000000', '--credit', '--reason', 'x'], { home }),
+      EXIT.notFound, 'no such order');
+    assertExit(await lebctl(['order', 'list'], { home }), EXIT.usage, 'no status');
+    assertExit(await lebctl(['order', 'list', '--status', 'lost'], { home }), EXIT.refused, 'an unknown status');
+  });
+
   test('ledger check of the demo ledger: balanced, exit 0', async (t) => {
     const home = makeHome(t);
     await login(home);
