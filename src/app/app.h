@@ -50,6 +50,7 @@ struct payment_query {
     char *raw;            /* the provider's answer, malloc'd (may be NULL); the caller frees */
     size_t raw_size;
     bool merchant_mismatch; /* paid, but not as this merchant asked (another currency...) */
+    int64_t paid_at;        /* when the provider says it was paid (Unix s); 0: not said */
 };
 
 enum payment_refund_state {
@@ -177,6 +178,7 @@ struct payment_notice {
     const char *raw;         /* the raw body, kept for audit */
     size_t raw_size;
     bool merchant_mismatch; /* signed, but for another merchant or application: review */
+    int64_t paid_at;        /* when the provider says it was paid (Unix s); 0: not said */
 };
 
 /*

@@ -170,7 +170,7 @@ static int decide(struct store_tx *tx, struct apply_job *job, struct order_row *
         return 0;
     }
     int rc = STORE_TX(tx, tx_payment_claim, notice->provider, notice->trade_no, order->order_no,
-                      notice->amount, job->now);
+                      notice->amount, notice->paid_at, job->now);
     if (rc < 0)
         return rc;
     if (rc == 1) {

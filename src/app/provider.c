@@ -180,6 +180,7 @@ static int poll_one(struct app *app, const char *order_no, struct provider_stats
         .raw = query.raw ? query.raw : "",
         .raw_size = query.raw ? query.raw_size : 0,
         .merchant_mismatch = query.merchant_mismatch,
+        .paid_at = query.paid_at,
     };
     enum payment_outcome outcome;
     rc = app_payment_apply(app, &outcome, &notice);

@@ -216,6 +216,7 @@ static int repair(struct import *import, enum payment_outcome *outcome,
         .status_word = RECON_STATUS_WORD,
         .raw = import->text + record->raw_offset,
         .raw_size = record->raw_size,
+        .paid_at = record->time, /* the statement's day, whatever day LEB learns of it */
     };
     return app_payment_apply(import->app, outcome, &notice);
 }

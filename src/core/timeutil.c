@@ -237,3 +237,32 @@ int64_t time_next_billing(int64_t activated_at, int64_t after)
     LEB_ASSERT(false && "a billing instant lies within two months");
     return 0;
 }
+
+int time_parse_rfc3339_offset(int64_t *out, const char *text)
+{
+    char utc[21];
+    int64_t at;
+    int sign;
+    int hours;
+    int minutes;
+
+    LEB_ASSERT(out != NULL);
+    if (text == NULL || strnlen(text, 26) != 25 || (text[19] != '+' && text[19] != '-') ||
+        text[22] != ':') {
+        return time_parse_rfc3339(out, text);
+    }
+    sign = text[19] == '+' ? 1 : -1;
+    hours = time_parse_digits(text + 20, 2);
+    minutes = time_parse_digits(text + 23, 2);
+    if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59) {
+        return LEB_E_INVALID_REQUEST;
+    }
+    memcpy(utc, text, 19);
+    utc[19] = 'Z';
+    utc[20] = '\0';
+    if (time_parse_rfc3339(&at, utc) != LEB_OK) {
+        return LEB_E_INVALID_REQUEST;
+    }
+    *out = at - sign * (int64_t)(hours * 3600 + minutes * 60);
+    return LEB_OK;
+}

@@ -18,6 +18,10 @@ void time_format_rfc3339(char out[RFC3339_SIZE], int64_t unix_s);
  * LEB_E_INVALID_REQUEST for anything else, including impossible dates. */
 LEB_MUST_CHECK int time_parse_rfc3339(int64_t *out, const char *text);
 
+/* The same with any offset "+HH:MM" / "-HH:MM" (HH at most 23, MM at most 59), as providers
+ * write their times ("2026-11-25T22:00:00+08:00"); the strict form above is LEB's own API's. */
+LEB_MUST_CHECK int time_parse_rfc3339_offset(int64_t *out, const char *text);
+
 /* Days since 1970-01-01 of a civil date, and back (Howard Hinnant's algorithms). */
 int64_t time_days_from_civil(int64_t year, int month, int day);
 void time_civil_from_days(int64_t days, int64_t *year, int *month, int *day);

@@ -752,6 +752,8 @@ static int alipay_query(struct app *app, const struct order_row *order,
         } else {
             out->state = PAYMENT_QUERY_PAID;
             snprintf(out->trade_no, sizeof(out->trade_no), "%s", trade_no);
+            if (alipay_time_parse(&out->paid_at, json_text(answer.response, "send_pay_date")) < 0)
+                out->paid_at = 0;
             rc = 0;
         }
     } else if (strcmp(status, "TRADE_CLOSED") == 0) {
@@ -971,6 +973,9 @@ static int alipay_notify_parse(const struct app *app, const struct pay_notify_in
         .raw_size = input->body_size,
         .merchant_mismatch = !ours,
     };
+    if (success &&
+        alipay_time_parse(&out->notice.paid_at, alipay_params_get(params, "gmt_payment")) < 0)
+        out->notice.paid_at = 0; /* when Alipay took the money; unsaid: when LEB learnt of it */
     out->owner = params;
     out->owner_free = params_owner_free;
     return 0;

@@ -35,6 +35,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "core/timeutil.h"
 #include "pay/pay.h"
 #include "pay/pay_crypto.h"
 #include "util/http_client.h"
@@ -604,6 +605,8 @@ static int query_read(const struct order_row *order, const struct wechatpay_answ
         out->state = PAYMENT_QUERY_PAID;
         out->amount = total;
         snprintf(out->trade_no, sizeof(out->trade_no), "%s", transaction_id);
+        if (time_parse_rfc3339_offset(&out->paid_at, string_field(root, "success_time", 40)) < 0)
+            out->paid_at = 0;
     } else if (strcmp(state, "CLOSED") == 0 || strcmp(state, "REVOKED") == 0 ||
                strcmp(state, "PAYERROR") == 0) {
         int64_t total = amount_field(amount, "total");
@@ -857,6 +860,10 @@ static int transaction_read(json_t *transaction, const struct pay_notify_input *
                                           .raw = input->body,
                                           .raw_size = input->body_size,
                                           .merchant_mismatch = mismatch};
+    /* When it was paid, by WeChat's clock ("2026-11-25T22:00:00+08:00"); unsaid is 0. */
+    if (success && time_parse_rfc3339_offset(&out->notice.paid_at,
+                                             string_field(transaction, "success_time", 40)) < 0)
+        out->notice.paid_at = 0;
     out->owner = owner;
     out->owner_free = notice_owner_free;
     return 0;

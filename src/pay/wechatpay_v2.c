@@ -754,7 +754,8 @@ static int wechatpay_v2_notify_parse(const struct app *app, const struct pay_not
                                           .status_word = result_code,
                                           .raw = input->body,
                                           .raw_size = input->body_size,
-                                          .merchant_mismatch = mismatch};
+                                          .merchant_mismatch = mismatch,
+                                          .paid_at = paid_at};
     out->owner = owner;
     out->owner_free = wxv2_notice_free;
     return 0;
@@ -822,6 +823,9 @@ static int wechatpay_v2_query(struct app *app, const struct order_row *order,
                 amount_parse(&out->amount, wechatpay_v2_message_get(message, "total_fee")) == 0) {
                 out->state = PAYMENT_QUERY_PAID;
                 snprintf(out->trade_no, sizeof(out->trade_no), "%s", transaction_id);
+                if (wechatpay_v2_time_parse(&out->paid_at,
+                                            wechatpay_v2_message_get(message, "time_end")) < 0)
+                    out->paid_at = 0;
                 /* Paid in another currency: its fen are not the order's; review it. */
                 out->merchant_mismatch = text_has(fee_type) && strcmp(fee_type, "CNY") != 0;
             } else {

@@ -128,6 +128,9 @@ enum stmt_id {
     "order_no, provider, pay_url, qr_text, provider_ref, query_attempts, next_query_at, "          \
     "refund_attempts, next_refund_at, refund_id, last_error, created_at, refund_amount"
 
+#define PAYMENT_COLUMNS                                                                            \
+    "provider, trade_no, order_no, amount, received_at, COALESCE(paid_at, received_at)"
+
 #define AUTORENEW_COLUMNS                                                                          \
     "card_no, rule, amount, threshold, provider, agreement_id, behaviour, enabled, cycle_tried, "  \
     "attempts, last_attempt_at, next_check_at, created_at"
@@ -193,7 +196,8 @@ static const char *const stmt_sql[S_COUNT] = {
                               "amount, status, outcome, raw, received_at) VALUES "
                               "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [S_PAYMENT_CLAIM] = "INSERT INTO payments (provider, trade_no, order_no, amount, "
-                        "received_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                        "received_at, paid_at) VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, 0)) "
+                        "ON CONFLICT DO NOTHING",
     [S_TXN_INSERT] = "INSERT INTO ledger_transactions (kind, order_no, currency, created_at) "
                      "VALUES (?1, ?2, ?3, ?4)",
     [S_ENTRY_INSERT] = "INSERT INTO ledger_entries (txn_id, account, amount) VALUES (?1, ?2, ?3)",
@@ -239,13 +243,14 @@ static const char *const stmt_sql[S_COUNT] = {
                             "provider_ref = ?5, query_attempts = ?6, next_query_at = ?7, "
                             "refund_attempts = ?8, next_refund_at = ?9, refund_id = ?10, "
                             "last_error = ?11, refund_amount = ?13",
-    [S_PAYMENT_GET] = "SELECT provider, trade_no, order_no, amount, received_at FROM payments "
-                      "WHERE provider = ?1 AND trade_no = ?2",
-    [S_PAYMENT_OF_ORDER] = "SELECT provider, trade_no, order_no, amount, received_at FROM "
-                           "payments WHERE order_no = ?1 AND trade_no = ?2 LIMIT 1",
-    [S_PAYMENTS_BETWEEN] = "SELECT provider, trade_no, order_no, amount, received_at FROM "
-                           "payments WHERE provider = ?1 AND received_at >= ?2 AND "
-                           "received_at < ?3 ORDER BY received_at, trade_no",
+    [S_PAYMENT_GET] = "SELECT " PAYMENT_COLUMNS " FROM payments WHERE provider = ?1 AND "
+                      "trade_no = ?2",
+    [S_PAYMENT_OF_ORDER] = "SELECT " PAYMENT_COLUMNS " FROM payments WHERE order_no = ?1 AND "
+                           "trade_no = ?2 LIMIT 1",
+    [S_PAYMENTS_BETWEEN] = "SELECT " PAYMENT_COLUMNS " FROM payments WHERE provider = ?1 AND "
+                           "COALESCE(paid_at, received_at) >= ?2 AND "
+                           "COALESCE(paid_at, received_at) < ?3 "
+                           "ORDER BY COALESCE(paid_at, received_at), trade_no",
     [S_ORDERS_BY_STATUS] = "SELECT " ORDER_COLUMNS " FROM orders WHERE status = ?1 "
                            "ORDER BY created_at DESC, rowid DESC LIMIT ?2",
     [S_AUDIT_INSERT] = "INSERT INTO audit_log (at, actor, action, subject, reason, details) "
@@ -444,6 +449,11 @@ static const char *const migrations[] = {
     "  period_start INTEGER NOT NULL, period_end INTEGER NOT NULL, rows INTEGER NOT NULL,"
     "  report TEXT NOT NULL, created_at INTEGER NOT NULL,"
     "  UNIQUE (provider, statement_hash));",
+
+    /* 9: when the provider says a trade was paid, which is what its statement dates it by:
+     * a trade LEB learns of a day late still belongs to the day it was paid. */
+    "ALTER TABLE payments ADD COLUMN paid_at INTEGER;"
+    "CREATE INDEX payments_paid ON payments (provider, COALESCE(paid_at, received_at));",
 };
 #define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1449,7 +1459,7 @@ static int tx_notification_insert(struct store_tx *tx, const struct notification
 /* 0 if this (provider, trade_no) was never seen, 1 if it was: the
  * primary key is what makes a payment count once, whatever the timing of duplicates. */
 static int tx_payment_claim(struct store_tx *tx, const char *provider, const char *trade_no,
-                            const char *order_no, int64_t amount, int64_t now)
+                            const char *order_no, int64_t amount, int64_t paid_at, int64_t now)
 {
     struct conn *conn = tx_conn(tx);
     sqlite3_stmt *s = stmt(conn, S_PAYMENT_CLAIM);
@@ -1458,6 +1468,7 @@ static int tx_payment_claim(struct store_tx *tx, const char *provider, const cha
     bind_text(s, 3, order_no);
     bind_int(s, 4, amount);
     bind_int(s, 5, now);
+    bind_int(s, 6, paid_at);
     int rc = step_done(conn, s, LEB_E_INTERNAL);
     if (rc < 0)
         return rc;
@@ -1671,6 +1682,7 @@ static void payment_from_row(struct payment_row *out, sqlite3_stmt *s)
     column_copy(out->order_no, sizeof(out->order_no), s, 2);
     out->amount = sqlite3_column_int64(s, 3);
     out->received_at = sqlite3_column_int64(s, 4);
+    out->paid_at = sqlite3_column_int64(s, 5);
 }
 
 static int q_payment_get(struct conn *conn, struct payment_row *out, const char *provider,

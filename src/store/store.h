@@ -142,6 +142,7 @@ struct payment_row {
     char order_no[ORDER_NO_SIZE];
     int64_t amount;
     int64_t received_at;
+    int64_t paid_at; /* the provider's time of the payment; received_at when it did not say */
 };
 
 /* An operator's action on money, kept for ever: who, when, what, on what, and why. */
@@ -255,7 +256,7 @@ typedef int (*store_write_fn)(struct store_tx *tx, void *arg);
 
 /* A backend: every function a store must offer. Versioned so that a backend built against
  * an older table is refused rather than misused. */
-#define STORE_BACKEND_VERSION 5
+#define STORE_BACKEND_VERSION 6
 struct store_backend {
     int version;
     const char *scheme; /* "sqlite" */
@@ -292,8 +293,9 @@ struct store_backend {
     int (*tx_idempotency_put)(struct store_tx *tx, const char *key, const char *request_hash,
                               const char *order_no, int64_t now);
     int (*tx_notification_insert)(struct store_tx *tx, const struct notification_row *row);
+    /* Claims a trade once; "paid_at" is when the provider says it was paid (0: not said). */
     int (*tx_payment_claim)(struct store_tx *tx, const char *provider, const char *trade_no,
-                            const char *order_no, int64_t amount, int64_t now);
+                            const char *order_no, int64_t amount, int64_t paid_at, int64_t now);
     int (*tx_ledger_post)(struct store_tx *tx, const struct ledger_posting *posting,
                           const char *order_no, int64_t now);
     int (*tx_user_get)(struct store_tx *tx, struct user_row *out, const char *username);
@@ -376,7 +378,8 @@ struct store_backend {
     /* The trade "trade_no" that paid "order_no", whichever provider it came through. */
     int (*tx_payment_of_order)(struct store_tx *tx, struct payment_row *out, const char *order_no,
                                const char *trade_no);
-    /* Every trade of "provider" received in [from, to), oldest first; free the array. */
+    /* Every trade of "provider" paid (by the provider's time, else received) in [from, to),
+     * oldest first; free the array. */
     int (*payments_between)(struct store *store, struct payment_row **out, size_t *count,
                             const char *provider, int64_t from, int64_t to);
     /* The newest "limit" orders in "status"; free the array. */

@@ -37,6 +37,7 @@ const {
   luhnCardNo,
   mapLimit,
   pollUntil,
+  waitForOrderStatus,
 } = require('../lib/client');
 const { startWechatV2Sim } = require('../sim/wechatpay_v2');
 const { startAlipaySim } = require('../sim/alipay');
@@ -531,6 +532,29 @@ test('a second, different statement with the same unpaid-then-repaired trades re
   assert.equal(report.items.filter((item) => item.repaired).length, 0);
   const ledger = await assertLedgerBalanced(lebd, token);
   assert.equal(ledger.transactions, big.ledgerAfter.transactions, 'nothing credited twice');
+});
+
+test("a trade repaired from yesterday's statement belongs to yesterday: today's does not miss it", async () => {
+  const cards = await createCards(2);
+  const [late, today] = await createOrders(2, 'wechatpay_v2', cards, [5000]);
+  /* Paid yesterday at the provider, never notified: yesterday's statement repairs it today. */
+  const latePaid = wx.pay(late.order_no);
+  const yesterday = beijing(Date.now() - 24 * 3600 * 1000);
+  const lateRow = { time: yesterday, trade: latePaid.transaction_id, order: late.order_no, amount: latePaid.paid_fee };
+  const first = await importStatement('wechatpay_v2', wxBill(numberRows([lateRow])));
+  assertStatus(first, 201, "yesterday's statement");
+  assert.equal(first.body.summary.repaired, 1);
+  /* Paid and notified today. */
+  const todayPaid = wx.pay(today.order_no);
+  assert.equal((await wx.notify(today.order_no)).status, 200);
+  await waitForOrderStatus(lebd, today.order_no, 'succeeded');
+  const todayRow = { time: billTime(todayPaid.time_end), trade: todayPaid.transaction_id, order: today.order_no, amount: todayPaid.paid_fee };
+  const second = await importStatement('wechatpay_v2', wxBill(numberRows([todayRow])));
+  assertStatus(second, 201, "today's statement");
+  const missing = second.body.items.filter((item) => item.class === 'missing_from_statement').map((item) => item.order_no);
+  assert.ok(!missing.includes(late.order_no), "yesterday's repaired trade is not missing from today's statement");
+  assert.ok(!missing.includes(today.order_no));
+  assert.ok(second.body.summary.matched >= 1);
 });
 
 test('the report as CSV: ?format=csv or Accept: text/csv', async () => {

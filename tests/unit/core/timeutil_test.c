@@ -355,9 +355,38 @@ static void test_time__next_billing_walks_every_month_once_for_four_years(void *
     }
 }
 
+static void test_timeutil__provider_times_carry_any_offset(void **state)
+{
+    int64_t out = 0;
+    int64_t utc = 0;
+    (void)state;
+    assert_int_equal(time_parse_rfc3339(&utc, "2026-11-25T14:00:00Z"), LEB_OK);
+    assert_int_equal(time_parse_rfc3339_offset(&out, "2026-11-25T22:00:00+08:00"), LEB_OK);
+    assert_true(out == utc);
+    assert_int_equal(time_parse_rfc3339_offset(&out, "2026-11-25T08:30:00-05:30"), LEB_OK);
+    assert_true(out == utc);
+    assert_int_equal(time_parse_rfc3339_offset(&out, "2026-11-25T14:00:00Z"), LEB_OK);
+    assert_true(out == utc);
+    assert_int_equal(time_parse_rfc3339_offset(&out, "2026-11-26T06:00:00+16:00"), LEB_OK);
+    const char *bad[] = {NULL,
+                         "",
+                         "2026-11-25T22:00:00+24:00",
+                         "2026-11-25T22:00:00+08:60",
+                         "2026-11-25T22:00:00+0800",
+                         "2026-11-25T22:00:00 08:00",
+                         "2026-02-30T22:00:00+08:00",
+                         "2026-11-25 22:00:00+08:00"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(time_parse_rfc3339_offset(&out, bad[i]), LEB_E_INVALID_REQUEST);
+    }
+    /* LEB's own API stays strict. */
+    assert_int_equal(time_parse_rfc3339(&out, "2026-11-25T22:00:00+08:00"), LEB_E_INVALID_REQUEST);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_timeutil__provider_times_carry_any_offset),
         cmocka_unit_test(test_time__days_from_civil_of_known_dates),
         cmocka_unit_test(test_time__civil_from_days_of_known_days),
         cmocka_unit_test(test_time__civil_dates_round_trip_day_by_day_across_eight_centuries),
