@@ -16,6 +16,7 @@
 #include "app/app.h"
 #include "core/ledger.h"
 #include "util/log.h"
+#include "util/text.h"
 
 #define POLL_BATCH_MAX 50
 #define POLL_ROUNDS_MAX 20
@@ -25,15 +26,10 @@
  * be Chinese, and half a character is no text. */
 static void error_text(char *out, size_t size, const char *prefix, const char *text)
 {
-    int written = snprintf(out, size, "%s%s", prefix, text);
-    if (written < 0 || (size_t)written < size)
-        return;
-    size_t end = strlen(out);
-    while (end > 0 && ((unsigned char)out[end - 1] & 0xC0) == 0x80)
-        end--; /* continuation bytes of a cut character */
-    if (end > 0 && ((unsigned char)out[end - 1] & 0x80) != 0)
-        end--; /* its lead byte */
-    out[end] = '\0';
+    size_t used = strlen(prefix);
+    LEB_ASSERT(used < size);
+    memcpy(out, prefix, used);
+    text_copy_utf8(out + used, size - used, text, size - used - 1);
 }
 
 static bool needs_gateway(const struct app *app, enum payment_method method)

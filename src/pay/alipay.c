@@ -30,6 +30,7 @@
 #include "core/timeutil.h"
 #include "pay/pay.h"
 #include "pay/pay_crypto.h"
+#include "util/text.h"
 #include "util/http_client.h"
 #include "util/log.h"
 
@@ -422,20 +423,6 @@ static bool text_is(const char *text, const char *expected)
     return text != NULL && strcmp(text, expected) == 0;
 }
 
-/* Copies "text" into "out" ("size" bytes, at most ALIPAY_ERROR_MAX of text), cut at a UTF-8
- * character boundary: Alipay's sub_msg is Chinese, and half a character is no text. */
-static void text_copy_utf8(char *out, size_t size, const char *text)
-{
-    size_t length = strlen(text), max = size - 1 < ALIPAY_ERROR_MAX ? size - 1 : ALIPAY_ERROR_MAX;
-    if (length > max) {
-        length = max;
-        while (length > 0 && ((unsigned char)text[length] & 0xC0) == 0x80)
-            length--;
-    }
-    memcpy(out, text, length);
-    out[length] = '\0';
-}
-
 static void alipay_log_failure(const char *method, const char *order_no, const char *reason,
                                const struct alipay_answer *answer)
 {
@@ -804,7 +791,8 @@ static void refund_error(struct payment_refund *out, const struct alipay_answer 
     char text[ALIPAY_ERROR_MAX * 4];
     snprintf(text, sizeof(text), "alipay %s %s: %s", answer->code ? answer->code : "",
              answer->sub_code, answer->sub_msg);
-    text_copy_utf8(out->error, sizeof(out->error), text);
+    /* Alipay's sub_msg is Chinese: cut on a character, never in one. */
+    text_copy_utf8(out->error, sizeof(out->error), text, ALIPAY_ERROR_MAX);
 }
 
 /*

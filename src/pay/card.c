@@ -330,19 +330,6 @@ static json_t *answer_json(const struct http_result *result)
     return root;
 }
 
-/* A string member of "object": non-empty, at most "max" bytes, without an embedded NUL. */
-static const char *string_field(json_t *object, const char *key, size_t max)
-{
-    json_t *value = json_object_get(object, key);
-    if (!json_is_string(value))
-        return NULL;
-    const char *text = json_string_value(value);
-    size_t size = json_string_length(value);
-    if (size == 0 || size > max || strlen(text) != size)
-        return NULL;
-    return text;
-}
-
 /* An amount member: an integer of minor units in (0, 2^53]; -1 otherwise. */
 static int64_t amount_field(json_t *object, const char *key)
 {
@@ -358,8 +345,8 @@ static void answer_error(const struct http_result *result, char *out, size_t out
 {
     json_t *root = answer_json(result);
     json_t *error = root ? json_object_get(root, "error") : NULL;
-    const char *type = error ? string_field(error, "type", 64) : NULL;
-    const char *message = error ? string_field(error, "message", 512) : NULL;
+    const char *type = error ? pay_json_string(error, "type", 64) : NULL;
+    const char *message = error ? pay_json_string(error, "message", 512) : NULL;
     snprintf(out, out_size, "HTTP %ld %s: %s", result->status, type ? type : "error",
              message ? message : "no error message");
     json_decref(root);
@@ -416,8 +403,8 @@ static LEB_MUST_CHECK int card_prepare(struct app *app, const struct order_row *
         goto out;
     }
     root = answer_json(&result);
-    const char *id = root ? string_field(root, "id", PROVIDER_REF_SIZE - 1) : NULL;
-    const char *url = root ? string_field(root, "url", CARD_URL_MAX) : NULL;
+    const char *id = root ? pay_json_string(root, "id", PROVIDER_REF_SIZE - 1) : NULL;
+    const char *url = root ? pay_json_string(root, "url", CARD_URL_MAX) : NULL;
     if (id == NULL || url == NULL || strlen(url) >= PAY_URL_SIZE) {
         LOG_WARN("card: checkout session without a usable id or url", "order_no", order->order_no);
         goto out;
@@ -448,8 +435,8 @@ static int event_read(json_t *event, const char *type, struct payment_notice *no
         return LEB_E_INVALID_REQUEST;
     json_t *metadata = json_object_get(object, "metadata");
     const char *order_no =
-        json_is_object(metadata) ? string_field(metadata, "order_no", CARD_FIELD_MAX) : NULL;
-    const char *currency = string_field(object, "currency", CARD_FIELD_MAX);
+        json_is_object(metadata) ? pay_json_string(metadata, "order_no", CARD_FIELD_MAX) : NULL;
+    const char *currency = pay_json_string(object, "currency", CARD_FIELD_MAX);
     int64_t amount = -1;
     const char *trade_no = NULL;
 
@@ -461,16 +448,16 @@ static int event_read(json_t *event, const char *type, struct payment_notice *no
     }
     if (strcmp(type, "payment_intent.succeeded") == 0) {
         notice->success = true;
-        trade_no = string_field(object, "id", CARD_FIELD_MAX);
+        trade_no = pay_json_string(object, "id", CARD_FIELD_MAX);
         amount = amount_field(object, "amount_received");
     } else if (strcmp(type, "checkout.session.completed") == 0) {
-        const char *payment_status = string_field(object, "payment_status", CARD_FIELD_MAX);
+        const char *payment_status = pay_json_string(object, "payment_status", CARD_FIELD_MAX);
         if (payment_status == NULL || strcmp(payment_status, "paid") != 0)
             return PAY_NOTIFY_IGNORED; /* a delayed method: its payment intent event will do */
         if (order_no == NULL)
-            order_no = string_field(object, "client_reference_id", CARD_FIELD_MAX);
+            order_no = pay_json_string(object, "client_reference_id", CARD_FIELD_MAX);
         notice->success = true;
-        trade_no = string_field(object, "payment_intent", CARD_FIELD_MAX);
+        trade_no = pay_json_string(object, "payment_intent", CARD_FIELD_MAX);
         amount = amount_field(object, "amount_total");
     } else {
         return PAY_NOTIFY_IGNORED;
@@ -511,7 +498,7 @@ static LEB_MUST_CHECK int card_notify_parse(const struct app *app,
     json_t *root = json_loadb(input->body, input->body_size, JSON_REJECT_DUPLICATES, &error);
     if (root == NULL) /* jansson refuses integers beyond int64 while parsing */
         return strstr(error.text, "too big") ? LEB_E_INVALID_AMOUNT : LEB_E_INVALID_JSON;
-    const char *type = json_is_object(root) ? string_field(root, "type", CARD_FIELD_MAX) : NULL;
+    const char *type = json_is_object(root) ? pay_json_string(root, "type", CARD_FIELD_MAX) : NULL;
     if (type == NULL) {
         rc = json_is_object(root) ? LEB_E_INVALID_REQUEST : LEB_E_INVALID_JSON;
         goto out;
@@ -593,9 +580,11 @@ static LEB_MUST_CHECK int card_query(struct app *app, const struct order_row *or
         goto out;
     }
     root = answer_json(&result);
-    const char *status = root ? string_field(root, "status", CARD_FIELD_MAX) : NULL;
-    const char *payment_status = root ? string_field(root, "payment_status", CARD_FIELD_MAX) : NULL;
-    const char *reference = root ? string_field(root, "client_reference_id", CARD_FIELD_MAX) : NULL;
+    const char *status = root ? pay_json_string(root, "status", CARD_FIELD_MAX) : NULL;
+    const char *payment_status =
+        root ? pay_json_string(root, "payment_status", CARD_FIELD_MAX) : NULL;
+    const char *reference =
+        root ? pay_json_string(root, "client_reference_id", CARD_FIELD_MAX) : NULL;
     if (status == NULL || payment_status == NULL) {
         LOG_WARN("card: session answer without a status", "order_no", order->order_no);
         goto out;
@@ -608,9 +597,9 @@ static LEB_MUST_CHECK int card_query(struct app *app, const struct order_row *or
     if (strcmp(payment_status, "paid") == 0) {
         json_t *intent = json_object_get(root, "payment_intent");
         const char *trade_no = json_is_object(intent)
-                                   ? string_field(intent, "id", CARD_FIELD_MAX)
-                                   : string_field(root, "payment_intent", CARD_FIELD_MAX);
-        const char *currency = string_field(root, "currency", CARD_FIELD_MAX);
+                                   ? pay_json_string(intent, "id", CARD_FIELD_MAX)
+                                   : pay_json_string(root, "payment_intent", CARD_FIELD_MAX);
+        const char *currency = pay_json_string(root, "currency", CARD_FIELD_MAX);
         int64_t amount = amount_field(root, "amount_total");
         if (trade_no == NULL || currency == NULL || amount < 0 ||
             strlen(trade_no) >= TRADE_NO_SIZE) {
@@ -647,8 +636,8 @@ out:
 static int refund_read(const struct http_result *result, struct payment_refund *out)
 {
     json_t *root = answer_json(result);
-    const char *id = root ? string_field(root, "id", TRADE_NO_SIZE - 1) : NULL;
-    const char *status = root ? string_field(root, "status", CARD_FIELD_MAX) : NULL;
+    const char *id = root ? pay_json_string(root, "id", TRADE_NO_SIZE - 1) : NULL;
+    const char *status = root ? pay_json_string(root, "status", CARD_FIELD_MAX) : NULL;
     if (id == NULL || status == NULL) {
         json_decref(root);
         return LEB_E_UNAVAILABLE; /* not a refund: asked again later */
@@ -657,7 +646,7 @@ static int refund_read(const struct http_result *result, struct payment_refund *
     if (strcmp(status, "succeeded") == 0) {
         out->state = PAYMENT_REFUND_DONE;
     } else if (strcmp(status, "failed") == 0 || strcmp(status, "canceled") == 0) {
-        const char *reason = string_field(root, "failure_reason", CARD_FIELD_MAX);
+        const char *reason = pay_json_string(root, "failure_reason", CARD_FIELD_MAX);
         out->state = PAYMENT_REFUND_FAILED;
         snprintf(out->error, sizeof(out->error), "refund %s %s: %s", id, status,
                  reason ? reason : "no reason given");

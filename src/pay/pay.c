@@ -52,6 +52,18 @@ void pay_notify_parsed_free(struct pay_notify_parsed *parsed)
     parsed->owner = NULL;
 }
 
+const char *pay_json_string(json_t *object, const char *key, size_t max)
+{
+    json_t *value = json_object_get(object, key);
+    if (!json_is_string(value))
+        return NULL;
+    const char *text = json_string_value(value);
+    size_t size = json_string_length(value);
+    if (size == 0 || size > max || strlen(text) != size)
+        return NULL; /* empty, too long, or with an embedded NUL */
+    return text;
+}
+
 /* ---- src/app's gateway ---- */
 
 static bool gateway_available(const struct app *app, enum payment_method method)

@@ -117,6 +117,10 @@ const struct pay_provider *pay_provider_named(const struct app *app, const char 
 
 void pay_notify_parsed_free(struct pay_notify_parsed *parsed);
 
+/* A string member of "object" of 1 to "max" bytes without an embedded NUL, or NULL: what a
+ * provider's JSON field must be before LEB reads it. */
+const char *pay_json_string(json_t *object, const char *key, size_t max);
+
 /* The sandbox's links, computed: it needs no call. */
 void pay_sandbox_links(const struct app *app, const struct order_row *order, struct pay_links *out);
 

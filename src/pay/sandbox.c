@@ -38,18 +38,6 @@ void pay_sandbox_links(const struct app *app, const struct order_row *order, str
     snprintf(out->qr_text, sizeof(out->qr_text), "%s", out->pay_url);
 }
 
-static const char *string_field(json_t *object, const char *key)
-{
-    json_t *value = json_object_get(object, key);
-    if (!json_is_string(value))
-        return NULL;
-    const char *text = json_string_value(value);
-    size_t size = json_string_length(value);
-    if (size == 0 || size > NOTIFY_FIELD_MAX || strlen(text) != size)
-        return NULL; /* empty, too long, or with an embedded NUL */
-    return text;
-}
-
 static int sandbox_notify_parse(const struct app *app, const struct pay_notify_input *input,
                                 struct pay_notify_parsed *out)
 {
@@ -73,9 +61,9 @@ static int sandbox_notify_parse(const struct app *app, const struct pay_notify_i
         rc = LEB_E_INVALID_JSON;
         goto out;
     }
-    order_no = string_field(root, "order_no");
-    trade_no = string_field(root, "trade_no");
-    status = string_field(root, "status");
+    order_no = pay_json_string(root, "order_no", NOTIFY_FIELD_MAX);
+    trade_no = pay_json_string(root, "trade_no", NOTIFY_FIELD_MAX);
+    status = pay_json_string(root, "status", NOTIFY_FIELD_MAX);
     amount = json_object_get(root, "amount");
     if (!order_no || !trade_no || !status || amount == NULL)
         goto out;

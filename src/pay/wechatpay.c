@@ -39,6 +39,7 @@
 #include "pay/pay.h"
 #include "pay/pay_crypto.h"
 #include "util/http_client.h"
+#include "util/text.h"
 #include "util/log.h"
 
 #define WECHATPAY_NOTIFY_PATH "/api/v1/payments/wechatpay/notify"
@@ -387,29 +388,16 @@ static void answer_free(struct wechatpay_answer *answer)
     memset(answer, 0, sizeof(*answer));
 }
 
-/* A string member of "object" of 1 to "max" bytes without a NUL, or NULL. */
-static const char *string_field(json_t *object, const char *key, size_t max)
-{
-    json_t *value = json_object_get(object, key);
-    if (!json_is_string(value))
-        return NULL;
-    const char *text = json_string_value(value);
-    size_t size = json_string_length(value);
-    if (size == 0 || size > max || strlen(text) != size)
-        return NULL;
-    return text;
-}
-
 /* WeChat Pay's error code of an answer ({"code","message"}), for the logs. */
 static const char *answer_code(const struct wechatpay_answer *answer)
 {
-    const char *code = answer->root ? string_field(answer->root, "code", 64) : NULL;
+    const char *code = answer->root ? pay_json_string(answer->root, "code", 64) : NULL;
     return code ? code : "";
 }
 
 static const char *answer_message(const struct wechatpay_answer *answer)
 {
-    const char *message = answer->root ? string_field(answer->root, "message", 512) : NULL;
+    const char *message = answer->root ? pay_json_string(answer->root, "message", 512) : NULL;
     return message ? message : "";
 }
 
@@ -517,19 +505,6 @@ static int64_t amount_field(json_t *object, const char *key)
     return amount >= 1 && amount <= WECHATPAY_AMOUNT_MAX ? (int64_t)amount : -1;
 }
 
-/* Copies "text" into "out" ("size" bytes), cut at a character boundary of UTF-8. */
-static void text_copy_utf8(char *out, size_t size, const char *text)
-{
-    size_t length = strlen(text);
-    if (length >= size) {
-        length = size - 1;
-        while (length > 0 && ((unsigned char)text[length] & 0xC0) == 0x80)
-            length--;
-    }
-    memcpy(out, text, length);
-    out[length] = '\0';
-}
-
 /* ---- prepare: Native payment (POST /v3/pay/transactions/native) ---- */
 
 static int wechatpay_prepare(struct app *app, const struct order_row *order,
@@ -563,7 +538,7 @@ static int wechatpay_prepare(struct app *app, const struct order_row *order,
     free(body);
     if (rc < 0)
         return rc;
-    const char *code_url = answer.root ? string_field(answer.root, "code_url", 511) : NULL;
+    const char *code_url = answer.root ? pay_json_string(answer.root, "code_url", 511) : NULL;
     if (answer.status != 200 || code_url == NULL || strncmp(code_url, "weixin://", 9) != 0) {
         char status[16];
         snprintf(status, sizeof(status), LOG_RAW_PREFIX "%ld", answer.status);
@@ -585,19 +560,19 @@ static int query_read(const struct order_row *order, const struct wechatpay_answ
                       struct payment_query *out)
 {
     json_t *root = answer->root;
-    const char *state = root ? string_field(root, "trade_state", 31) : NULL;
-    const char *out_trade_no = root ? string_field(root, "out_trade_no", 64) : NULL;
-    const char *mchid = root ? string_field(root, "mchid", 64) : NULL;
+    const char *state = root ? pay_json_string(root, "trade_state", 31) : NULL;
+    const char *out_trade_no = root ? pay_json_string(root, "out_trade_no", 64) : NULL;
+    const char *mchid = root ? pay_json_string(root, "mchid", 64) : NULL;
     if (state == NULL || out_trade_no == NULL || strcmp(out_trade_no, order->order_no) != 0 ||
         mchid == NULL || strcmp(mchid, wechatpay.mchid) != 0)
         return LEB_E_INVALID_REQUEST; /* not the answer to what was asked */
     snprintf(out->status_word, sizeof(out->status_word), "%s", state);
-    const char *transaction_id = string_field(root, "transaction_id", TRADE_NO_SIZE - 1);
+    const char *transaction_id = pay_json_string(root, "transaction_id", TRADE_NO_SIZE - 1);
     json_t *amount = json_object_get(root, "amount");
     if (strcmp(state, "NOTPAY") == 0 || strcmp(state, "USERPAYING") == 0) {
         out->state = PAYMENT_QUERY_WAITING;
     } else if (strcmp(state, "SUCCESS") == 0) {
-        const char *currency = string_field(amount, "currency", 8);
+        const char *currency = pay_json_string(amount, "currency", 8);
         int64_t total = amount_field(amount, "total");
         if (transaction_id == NULL || total < 0 ||
             (currency != NULL && strcmp(currency, WECHATPAY_CURRENCY) != 0))
@@ -605,7 +580,7 @@ static int query_read(const struct order_row *order, const struct wechatpay_answ
         out->state = PAYMENT_QUERY_PAID;
         out->amount = total;
         snprintf(out->trade_no, sizeof(out->trade_no), "%s", transaction_id);
-        if (time_parse_rfc3339_offset(&out->paid_at, string_field(root, "success_time", 40)) < 0)
+        if (time_parse_rfc3339_offset(&out->paid_at, pay_json_string(root, "success_time", 40)) < 0)
             out->paid_at = 0;
     } else if (strcmp(state, "CLOSED") == 0 || strcmp(state, "REVOKED") == 0 ||
                strcmp(state, "PAYERROR") == 0) {
@@ -706,14 +681,14 @@ static int wechatpay_refund(struct app *app, const struct order_row *order,
         out->state = PAYMENT_REFUND_FAILED;
         char reason[640]; /* whole, then cut at a character for "out->error" */
         snprintf(reason, sizeof(reason), "%s: %s", answer_code(&answer), answer_message(&answer));
-        text_copy_utf8(out->error, sizeof(out->error), reason);
+        text_copy_utf8(out->error, sizeof(out->error), reason, sizeof(out->error) - 1);
         answer_free(&answer);
         return 0;
     }
     json_t *root = answer.root;
-    const char *state = root ? string_field(root, "status", 31) : NULL;
-    const char *out_refund_no = root ? string_field(root, "out_refund_no", 64) : NULL;
-    const char *refund_id = root ? string_field(root, "refund_id", TRADE_NO_SIZE - 1) : NULL;
+    const char *state = root ? pay_json_string(root, "status", 31) : NULL;
+    const char *out_refund_no = root ? pay_json_string(root, "out_refund_no", 64) : NULL;
+    const char *refund_id = root ? pay_json_string(root, "refund_id", TRADE_NO_SIZE - 1) : NULL;
     if (state == NULL || out_refund_no == NULL || strcmp(out_refund_no, refund_no) != 0) {
         LOG_WARN("wechatpay refund answer not understood", "order_no", order->order_no, "status",
                  status);
@@ -774,11 +749,11 @@ static int resource_decrypt(json_t **out, json_t *envelope)
 {
     *out = NULL;
     json_t *resource = json_object_get(envelope, "resource");
-    const char *resource_type = string_field(envelope, "resource_type", 32);
-    const char *algorithm = string_field(resource, "algorithm", 32);
-    const char *original_type = string_field(resource, "original_type", 32);
-    const char *nonce = string_field(resource, "nonce", WECHATPAY_NONCE_MAX);
-    const char *ciphertext = string_field(resource, "ciphertext", 1 << 20);
+    const char *resource_type = pay_json_string(envelope, "resource_type", 32);
+    const char *algorithm = pay_json_string(resource, "algorithm", 32);
+    const char *original_type = pay_json_string(resource, "original_type", 32);
+    const char *nonce = pay_json_string(resource, "nonce", WECHATPAY_NONCE_MAX);
+    const char *ciphertext = pay_json_string(resource, "ciphertext", 1 << 20);
     json_t *associated = json_object_get(resource, "associated_data");
     if (resource_type == NULL || strcmp(resource_type, "encrypt-resource") != 0 ||
         algorithm == NULL || strcmp(algorithm, "AEAD_AES_256_GCM") != 0 || original_type == NULL ||
@@ -813,13 +788,13 @@ static int transaction_read(json_t *transaction, const struct pay_notify_input *
                             struct pay_notify_parsed *out)
 {
     int rc = LEB_E_INVALID_REQUEST;
-    const char *state = string_field(transaction, "trade_state", 31);
-    const char *order_no = string_field(transaction, "out_trade_no", ORDER_NO_SIZE - 1);
-    const char *transaction_id = string_field(transaction, "transaction_id", TRADE_NO_SIZE - 1);
-    const char *appid = string_field(transaction, "appid", 64);
-    const char *mchid = string_field(transaction, "mchid", 64);
+    const char *state = pay_json_string(transaction, "trade_state", 31);
+    const char *order_no = pay_json_string(transaction, "out_trade_no", ORDER_NO_SIZE - 1);
+    const char *transaction_id = pay_json_string(transaction, "transaction_id", TRADE_NO_SIZE - 1);
+    const char *appid = pay_json_string(transaction, "appid", 64);
+    const char *mchid = pay_json_string(transaction, "mchid", 64);
     json_t *amount = json_object_get(transaction, "amount");
-    const char *currency = string_field(amount, "currency", 8);
+    const char *currency = pay_json_string(amount, "currency", 8);
     int64_t total = amount_field(amount, "total");
     if (state == NULL || order_no == NULL)
         goto out;
@@ -862,7 +837,7 @@ static int transaction_read(json_t *transaction, const struct pay_notify_input *
                                           .merchant_mismatch = mismatch};
     /* When it was paid, by WeChat's clock ("2026-11-25T22:00:00+08:00"); unsaid is 0. */
     if (success && time_parse_rfc3339_offset(&out->notice.paid_at,
-                                             string_field(transaction, "success_time", 40)) < 0)
+                                             pay_json_string(transaction, "success_time", 40)) < 0)
         out->notice.paid_at = 0;
     out->owner = owner;
     out->owner_free = notice_owner_free;
@@ -895,7 +870,7 @@ static int wechatpay_notify_parse(const struct app *app, const struct pay_notify
     json_t *envelope = json_parse(input->body, input->body_size, &rc);
     if (envelope == NULL)
         return rc;
-    const char *event_type = string_field(envelope, "event_type", 64);
+    const char *event_type = pay_json_string(envelope, "event_type", 64);
     json_t *transaction = NULL;
     if (event_type == NULL) {
         rc = LEB_E_INVALID_REQUEST;

@@ -37,6 +37,7 @@
 
 #include "core/timeutil.h"
 #include "pay/pay.h"
+#include "util/text.h"
 #include "pay/pay_crypto.h"
 #include "util/http_client.h"
 #include "util/log.h"
@@ -376,20 +377,6 @@ static bool text_is(const char *text, const char *expected)
 static bool text_has(const char *text)
 {
     return text != NULL && text[0] != '\0';
-}
-
-/* Copies at most "size" - 1 bytes of "text" (UTF-8, as libxml2 gives it) without cutting a
- * character in two: the copy stays valid UTF-8 for the JSON it may end up in. */
-static void utf8_copy(char *out, size_t size, const char *text)
-{
-    size_t length = strlen(text);
-    if (length >= size) {
-        length = size - 1;
-        while (length > 0 && ((unsigned char)text[length] & 0xC0) == 0x80)
-            length--;
-    }
-    memcpy(out, text, length);
-    out[length] = '\0';
 }
 
 /* total_fee: fen, decimal digits only, no sign, no leading zero, positive. */
@@ -816,7 +803,8 @@ static int wechatpay_v2_query(struct app *app, const struct order_row *order,
         LOG_WARN("wechatpay_v2 call failed", "step", "orderquery", "order_no", order->order_no,
                  "reason", "an answer about another order, or without trade_state");
     } else {
-        utf8_copy(out->status_word, sizeof(out->status_word), trade_state);
+        text_copy_utf8(out->status_word, sizeof(out->status_word), trade_state,
+                       sizeof(out->status_word) - 1);
         rc = 0;
         if (strcmp(trade_state, "SUCCESS") == 0) {
             if (text_has(transaction_id) && strlen(transaction_id) < sizeof(out->trade_no) &&
@@ -902,9 +890,9 @@ static int wechatpay_v2_refund(struct app *app, const struct order_row *order,
     /* 100 bytes: provider.c keeps "refund: " and 110 bytes of it; a whole character is kept. */
     char error[101] = "";
     if (text_has(description))
-        utf8_copy(error, sizeof(error), description);
+        text_copy_utf8(error, sizeof(error), description, sizeof(error) - 1);
     else if (text_has(err_code))
-        utf8_copy(error, sizeof(error), err_code);
+        text_copy_utf8(error, sizeof(error), err_code, sizeof(error) - 1);
     if (text_is(wechatpay_v2_message_get(message, "result_code"), "SUCCESS")) {
         const char *answered_no = wechatpay_v2_message_get(message, "out_refund_no");
         if (text_has(refund_id) && strlen(refund_id) < sizeof(out->refund_id) &&
