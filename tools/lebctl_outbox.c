@@ -85,6 +85,59 @@ static int outbox_list_run(struct lebctl *ctx, const struct lebctl_args *args)
     return LEBCTL_EXIT_OK;
 }
 
+/* One line per kind: how many wait, went and died, and where the gateway says the SMS are. */
+static int outbox_summary_run(struct lebctl *ctx, const struct lebctl_args *args)
+{
+    (void)args;
+    struct http_response response;
+    int result = api_call(ctx, &response, "GET", "/api/v1/admin/outbox/summary", NULL);
+    if (result != 0 || ctx->json) {
+        if (result == 0)
+            out_json_raw(&response);
+        http_response_free(&response);
+        return result;
+    }
+    const json_t *kinds = json_object_get(response.json, "kinds");
+    if (!json_is_object(kinds)) {
+        out_error("invalid_response", "%s answered without the counts", ctx->server);
+        http_response_free(&response);
+        return LEBCTL_EXIT_SERVER;
+    }
+    static const char *const headers[] = {"KIND",     "PENDING",  "DELIVERED", "DEAD",
+                                          "QUEUED",   "ACCEPTED", "ON PHONE",  "UNDELIVERED",
+                                          "REJECTED", "NO REPORT"};
+    static const char *const reports[] = {"queued",      "accepted", "delivered",
+                                          "undelivered", "rejected", "none"};
+    enum { COLUMNS = sizeof headers / sizeof headers[0] };
+    struct out_table *table = out_table_new(COLUMNS, headers);
+    for (size_t column = 1; column < COLUMNS; column++)
+        out_table_align_right(table, column);
+    const char *name;
+    const json_t *kind;
+    json_object_foreach((json_t *)kinds, name, kind)
+    {
+        const json_t *delivery = json_object_get(kind, "delivery");
+        bool sms = strcmp(name, "sms") == 0;
+        char *cells[COLUMNS] = {
+            xstrdup(name),
+            out_format_value(json_object_get(kind, "pending"), false, NULL),
+            out_format_value(json_object_get(kind, "delivered"), false, NULL),
+            out_format_value(json_object_get(kind, "dead"), false, NULL),
+        };
+        for (size_t i = 0; i < sizeof reports / sizeof reports[0]; i++) {
+            const json_t *count = json_object_get(delivery, reports[i]);
+            json_t *zero = json_integer(0);
+            cells[4 + i] = sms ? out_format_value(count ? count : zero, false, NULL) : NULL;
+            json_decref(zero);
+        }
+        out_table_add_row_owned(table, cells);
+    }
+    out_table_print(table, stdout);
+    out_table_free(table);
+    http_response_free(&response);
+    return LEBCTL_EXIT_OK;
+}
+
 static int outbox_resend_run(struct lebctl *ctx, const struct lebctl_args *args)
 {
     const char *id = args->positionals[0];
@@ -126,6 +179,24 @@ const struct lebctl_command lebctl_command_outbox_list = {
     .positionals_max = 0,
     .needs_login = true,
     .run = outbox_list_run,
+};
+
+static const struct lebctl_option outbox_summary_options[] = {
+    {NULL, NULL, NULL},
+};
+
+const struct lebctl_command lebctl_command_outbox_summary = {
+    .group = "outbox",
+    .name = "summary",
+    .synopsis = "",
+    .summary = "count outgoing messages by kind and state, and SMS by delivery report",
+    .help = "Sends GET /api/v1/admin/outbox/summary. DELIVERED counts what the gateway took;\n"
+            "ON PHONE what the phone reported received.\n",
+    .options = outbox_summary_options,
+    .positionals_min = 0,
+    .positionals_max = 0,
+    .needs_login = true,
+    .run = outbox_summary_run,
 };
 
 static const struct lebctl_option outbox_resend_options[] = {

@@ -488,6 +488,16 @@ describe('lebctl against lebd --demo', () => {
     assert.deepEqual(JSON.parse(delivered.stdout).messages, [], 'no report came: no gateway here');
     assertExit(await lebctl(['outbox', 'list', '--delivery', 'arrived'], { home }), EXIT.refused,
       'an unknown delivery state is refused by the server');
+
+    /* The counts: a row per kind; SMS also by delivery report. */
+    const summary = await lebctl(['outbox', 'summary'], { home });
+    assertExit(summary, EXIT.ok, 'outbox summary');
+    assert.match(summary.stdout, /^KIND\s+PENDING\s+DELIVERED\s+DEAD\s+QUEUED/m);
+    assert.match(summary.stdout, /^sms\s+\d+\s+\d+\s+\d+/m);
+    assert.match(summary.stdout, /^webhook\s+[1-9]\d*\s+0\s+0\s+-/m, 'webhooks wait: no telecom URL');
+    const summaryJson = await lebctl(['outbox', 'summary', '--json'], { home });
+    assertExit(summaryJson, EXIT.ok, 'outbox summary --json');
+    assert.ok(JSON.parse(summaryJson.stdout).kinds.sms.pending >= 1);
   });
 
   test('order list --status review and order resolve: a decision with its reason, once', async (t) => {
