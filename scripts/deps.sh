@@ -10,6 +10,7 @@ packages=(
   libpq-dev                              # PostgreSQL client library
   libjansson-dev                         # JSON
   libxml2-dev                            # XML: WeChat Pay API v2 notifications and answers
+  libqrencode-dev                        # QR codes of payment links, for the payer to scan
   libinih-dev                            # ini configuration file
   libssl-dev                             # HMAC-SHA256, RSA, AES-GCM for provider signatures
   libsodium-dev                          # argon2id, constant-time compares, random tokens

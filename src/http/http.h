@@ -176,6 +176,8 @@ int route_card_balance(struct http_request *, struct http_response *);
 int route_quote(struct http_request *, struct http_response *);
 int route_order_create(struct http_request *, struct http_response *);
 int route_order_get(struct http_request *, struct http_response *);
+int route_order_qr(struct http_request *, struct http_response *);
+int route_payment_methods(struct http_request *, struct http_response *);
 int route_sandbox_notify(struct http_request *, struct http_response *);
 int route_payment_notify(struct http_request *, struct http_response *);
 int route_sandbox_page(struct http_request *, struct http_response *);

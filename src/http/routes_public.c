@@ -9,6 +9,7 @@
 #include "http/http.h"
 #include "pay/pay.h"
 #include "util/log.h"
+#include "util/qrsvg.h"
 
 #define CARD_INPUT_MAX 64
 #define IDEMPOTENCY_KEY_MAX 128
@@ -257,4 +258,45 @@ int route_order_get(struct http_request *request, struct http_response *response
     if (rc < 0)
         return rc;
     return http_reply_json(response, 200, http_json_order(request->app, &order));
+}
+
+/* The QR code of an unpaid order's payment, for the payer to scan with the provider's app. */
+int route_order_qr(struct http_request *request, struct http_response *response)
+{
+    struct order_row order;
+    int rc = STORE_CALL(request->app->store, order_get, &order, request->params[0]);
+    if (rc < 0)
+        return rc;
+    const struct pay_provider *provider = pay_provider_for(request->app, order.method);
+    struct pay_links links = {.qr_text = ""};
+    struct order_payment_row payment;
+    if (provider == &pay_sandbox)
+        pay_sandbox_links(request->app, &order, &links);
+    else if (provider != NULL &&
+             STORE_CALL(request->app->store, order_payment_get, &payment, order.order_no) == 0)
+        memcpy(links.qr_text, payment.qr_text, sizeof(links.qr_text));
+    if (order.status != ORDER_PENDING_PAYMENT || links.qr_text[0] == '\0')
+        return http_error(response, LEB_E_NOT_FOUND,
+                          "no QR code: the order is not waiting for a payment");
+    size_t size = 0;
+    char *svg = qr_svg(links.qr_text, &size);
+    if (svg == NULL)
+        return LEB_E_INTERNAL;
+    response->status = 200;
+    response->body = svg;
+    response->body_size = size;
+    response->content_type = "image/svg+xml";
+    return 0;
+}
+
+/* The payment methods a payer may choose on this server, in the order the page shows them. */
+int route_payment_methods(struct http_request *request, struct http_response *response)
+{
+    static const enum payment_method shown[] = {
+        PAYMENT_ALIPAY, PAYMENT_WECHATPAY, PAYMENT_WECHATPAY_V2, PAYMENT_CARD, PAYMENT_SANDBOX};
+    json_t *methods = json_array();
+    for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
+        if (pay_provider_for(request->app, shown[i]) != NULL)
+            json_array_append_new(methods, json_string(payment_method_name(shown[i])));
+    return http_reply_json(response, 200, json_pack("{s:o}", "methods", methods));
 }
