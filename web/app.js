@@ -123,6 +123,7 @@ function resetQuote() {
   el.quote.hidden = true;
   showMsg(el.formError, null);
   renderPayButton();
+loadPaymentMethods();
 }
 
 // Re-reads the number field. "now" skips the typing delay (Enter, the look-up button, blur).
@@ -369,6 +370,7 @@ async function requestQuote(retry = 0) {
     }
   } finally {
     if (seq === state.quoteSeq) renderPayButton();
+loadPaymentMethods();
   }
 }
 
@@ -430,6 +432,7 @@ async function onSubmit(event) {
   // Disable first, synchronously: a second click of a double click lands on a disabled button.
   state.submitting = true;
   renderPayButton();
+loadPaymentMethods();
   showMsg(el.formError, null);
 
   // The same attempt (same body) keeps its key, so retrying after a lost response returns the
@@ -454,6 +457,7 @@ async function onSubmit(event) {
     const [zh, en] = errorText(err);
     showMsg(el.formError, 'error', zh, en);
     renderPayButton();
+loadPaymentMethods();
     if (err.code === 'card_not_rechargeable') lookup(state.number);
   }
 }
@@ -464,7 +468,8 @@ async function onSubmit(event) {
 function payTarget(order) {
   const payment = order.payment || {};
   const fallback = `/sandbox/pay/${encodeURIComponent(order.order_no)}`;
-  if (!payment.pay_url) return payment.provider === 'sandbox' ? fallback : `/order.html?order_no=${encodeURIComponent(order.order_no)}`;
+  const orderPage = `/order.html?order_no=${encodeURIComponent(order.order_no)}`;
+  if (!payment.pay_url) return payment.provider === 'sandbox' ? fallback : orderPage;
   if (payment.provider === 'sandbox') {
     try {
       const url = new URL(payment.pay_url, location.href);
@@ -473,7 +478,54 @@ function payTarget(order) {
       return fallback;
     }
   }
-  return payment.pay_url;
+  // A link no browser opens (WeChat Pay's weixin://) is scanned from the order page's QR code.
+  return /^https?:\/\//i.test(payment.pay_url) ? payment.pay_url : orderPage;
+}
+
+// ---- payment methods ---------------------------------------------------------------------------
+
+const METHOD_WORDS = {
+  alipay: ['支付宝', 'Alipay'],
+  wechatpay: ['微信支付', 'WeChat Pay'],
+  wechatpay_v2: ['微信支付', 'WeChat Pay'],
+  card: ['银行卡', 'Bank card'],
+  sandbox: ['沙箱支付 (演示)', 'Sandbox (demo, no real money)'],
+};
+
+// The methods this server takes, first one chosen; the page's own sandbox choice stays if the
+// list cannot be had (an old server), since the server refuses what it does not take anyway.
+async function loadPaymentMethods() {
+  let methods;
+  try {
+    const { data } = await apiCall('GET', '/api/v1/payment-methods');
+    methods = Array.isArray(data.methods) ? data.methods.filter((m) => METHOD_WORDS[m]) : null;
+  } catch {
+    methods = null;
+  }
+  if (!methods || methods.length === 0) return;
+  for (const label of el.methodStep.querySelectorAll('label.method')) label.remove();
+  methods.forEach((method, index) => {
+    const [zh, en] = METHOD_WORDS[method];
+    const label = document.createElement('label');
+    label.className = 'method';
+    const input = document.createElement('input');
+    input.type = 'radio';
+    input.name = 'payment_method';
+    input.value = method;
+    input.checked = index === 0;
+    const body = document.createElement('span');
+    body.className = 'method-body';
+    const zhSpan = document.createElement('span');
+    zhSpan.className = 'zh';
+    zhSpan.textContent = zh;
+    const enSpan = document.createElement('span');
+    enSpan.className = 'en';
+    enSpan.lang = 'en';
+    enSpan.textContent = en;
+    body.append(zhSpan, enSpan);
+    label.append(input, body);
+    el.methodStep.append(label);
+  });
 }
 
 // ---- wiring ----------------------------------------------------------------------------------
@@ -511,6 +563,7 @@ window.addEventListener('pageshow', (event) => {
     state.submitting = false;
     state.attempt = null;
     renderPayButton();
+loadPaymentMethods();
   }
 });
 
@@ -524,3 +577,4 @@ window.addEventListener('pageshow', (event) => {
   }
 }
 renderPayButton();
+loadPaymentMethods();

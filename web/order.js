@@ -21,7 +21,35 @@ const el = {
   details: $('order-details'),
   error: $('page-error'),
   refresh: $('refresh-button'),
+  qr: $('pay-qr'),
+  qrImage: $('pay-qr-image'),
+  qrHint: $('pay-qr-hint'),
+  qrLink: $('pay-qr-link'),
 };
+
+// Which app to scan with, by provider.
+const SCAN_WITH = {
+  alipay: ['请用支付宝扫一扫付款。', 'Scan with Alipay to pay.'],
+  wechatpay: ['请用微信扫一扫付款。', 'Scan with WeChat to pay.'],
+  wechatpay_v2: ['请用微信扫一扫付款。', 'Scan with WeChat to pay.'],
+  card: ['用手机扫码，在手机上用银行卡付款。', 'Scan with your phone to pay by card there.'],
+  sandbox: ['用手机扫码打开演示付款页面。', 'Scan with your phone to open the demo payment page.'],
+};
+
+// An unpaid order's payment as a QR code (drawn by lebd), and its page when a browser can open
+// it: WeChat Pay's weixin:// links only open from the app's scanner.
+function renderPayment(order) {
+  const payment = order.status === 'pending_payment' ? order.payment : null;
+  el.qr.hidden = !(payment && payment.qr_text);
+  if (el.qr.hidden) return;
+  const src = `/api/v1/orders/${encodeURIComponent(order.order_no)}/qr.svg`;
+  if (el.qrImage.getAttribute('src') !== src) el.qrImage.setAttribute('src', src);
+  const [zh, en] = SCAN_WITH[payment.provider] || ['请扫码付款。', 'Scan to pay.'];
+  setBilingual(el.qrHint, zh, en);
+  const web = /^https?:\/\//i.test(payment.pay_url || '');
+  el.qrLink.hidden = !web;
+  if (web) el.qrLink.href = payment.pay_url;
+}
 
 const orderNo = (new URLSearchParams(location.search).get('order_no') || '').trim();
 let shownStatus = null;
@@ -92,6 +120,7 @@ function renderOrder(order) {
   $('o-credited-row').hidden = !order.credited_at;
   $('o-credited').textContent = formatTime(order.credited_at);
   el.details.hidden = false;
+  renderPayment(order);
 }
 
 function renderProgress() {
