@@ -213,7 +213,7 @@ const state = {
   card: null, // GET /api/v1/portal/card
   history: null, // GET /api/v1/portal/history
   autoRenew: null, // GET /api/v1/portal/auto-renew
-  limits: null, // GET /api/v1/cards/{card_no}: the plan's amounts, for the auto-renewal hint
+  limits: null, // the plan's amounts (the card view's plan), for the auto-renewal hint
   arFormFilled: false,
   cooldowns: new Map(), // normalised phone -> Date.now() until which a new code is refused
   countdownTimer: 0,
@@ -698,6 +698,7 @@ async function loadAccount({ focus = false } = {}) {
   if (results.some((r) => r.status === 'rejected' && r.reason && r.reason.expired)) return;
   if (card.status === 'fulfilled') state.card = card.value;
   if (history.status === 'fulfilled') state.history = history.value;
+  state.limits = state.card ? state.card.plan : null;
   if (autoRenew.status === 'fulfilled') state.autoRenew = autoRenew.value;
   const failed = results.find((r) => r.status === 'rejected');
   say(el.accountError, 'error', failed ? () => t('loadFailed') : null);
@@ -708,20 +709,6 @@ async function loadAccount({ focus = false } = {}) {
   if (state.card && state.card.language && state.card.language !== state.lang) applyLang(state.card.language);
   else renderAccount();
   if (focus) el.accountTitle.focus();
-  if (state.card && !state.limits) loadLimits(state.card.card_no);
-}
-
-// The plan's amounts, for the auto-renewal hint (the portal's card view does not carry them).
-async function loadLimits(cardNo) {
-  try {
-    const { data } = await apiCall('GET', `/api/v1/cards/${encodeURIComponent(cardNo)}`);
-    if (state.card && state.card.card_no === cardNo) {
-      state.limits = data;
-      renderAutoRenew();
-    }
-  } catch {
-    /* only a hint */
-  }
 }
 
 function renderRefreshButton() {

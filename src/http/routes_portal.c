@@ -123,11 +123,17 @@ int route_portal_card(struct http_request *request, struct http_response *respon
     json_object_set_new(view, "language", json_string(portal_language_tag(card.language)));
     json_object_set_new(view, "rechargeable",
                         json_boolean(card_is_rechargeable(card.status, &plan)));
+    /* The plan's amounts too: what an auto-renewal may top up. */
+    json_t *denominations = json_array();
+    for (size_t i = 0; i < plan.denominations_count; i++)
+        json_array_append_new(denominations, json_integer(plan.denominations[i]));
     json_object_set_new(view, "plan",
-                        json_pack("{s:s, s:s, s:s, s:s, s:I}", "code", plan.code, "name", plan.name,
-                                  "currency", plan.currency, "model",
+                        json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:I, s:I}", "code", plan.code,
+                                  "name", plan.name, "currency", plan.currency, "model",
                                   retention_model_name(plan.model), "monthly_fee",
-                                  (json_int_t)plan.monthly_fee));
+                                  (json_int_t)plan.monthly_fee, "denominations", denominations,
+                                  "min_amount", (json_int_t)plan.amount_min, "max_amount",
+                                  (json_int_t)plan.amount_max));
     return http_reply_json(response, 200, view);
 }
 

@@ -343,6 +343,10 @@ describe('the self-service portal', { concurrency: 4 }, () => {
       { code: 'KEEP8', currency: 'CNY', model: 'monthly_fee', monthly_fee: 800 },
     );
     assert.equal(typeof card.body.plan.name, 'string');
+    /* What an auto-renewal may top up, without another look-up. */
+    assert.deepEqual(card.body.plan.denominations, [5000, 10000, 20000]);
+    assert.equal(card.body.plan.min_amount, 1000);
+    assert.equal(card.body.plan.max_amount, 50000);
     /* The portal's view agrees with the operators' view of the same card. */
     const operators = await adminViews(ctx, ACTIVE.card_no);
     for (const field of [
