@@ -32,7 +32,12 @@ struct app_counters {
     atomic_uint_fast64_t orders_created;
     atomic_uint_fast64_t orders_expired;
     atomic_uint_fast64_t payments_credited;
-    atomic_uint_fast64_t notifications[8]; /* by enum payment_outcome */
+    /* Payment notices (notifications, query answers, statement repairs) by provider (enum
+     * payment_method) and enum payment_outcome. */
+    atomic_uint_fast64_t notifications[6][8];
+    atomic_uint_fast64_t payment_queries;   /* providers asked about unpaid orders */
+    atomic_uint_fast64_t refunds_completed; /* refunds the providers confirmed */
+    atomic_uint_fast64_t refunds_refused;   /* refunds the providers refused: for a human */
 };
 
 /* What a provider says of an order when asked (lost notifications). */
@@ -167,6 +172,8 @@ enum payment_outcome {
     PAYMENT_OUTCOME_COUNT
 };
 const char *payment_outcome_name(enum payment_outcome outcome);
+_Static_assert(PAYMENT_OUTCOME_COUNT <= 8 && PAYMENT_METHOD_COUNT <= 6,
+               "struct app_counters' notifications has a cell for every provider and outcome");
 
 struct payment_notice {
     const char *provider;

@@ -253,7 +253,9 @@ int app_payment_apply(struct app *app, enum payment_outcome *outcome,
     if (rc < 0)
         return rc;
     *outcome = job.outcome;
-    atomic_fetch_add(&app->counters.notifications[job.outcome], 1);
+    enum payment_method provider = PAYMENT_SANDBOX;
+    if (payment_method_parse(&provider, notice->provider) == 0)
+        atomic_fetch_add(&app->counters.notifications[provider][job.outcome], 1);
     if (job.outcome == PAYMENT_CREDITED)
         atomic_fetch_add(&app->counters.payments_credited, 1);
     return 0;

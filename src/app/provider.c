@@ -153,6 +153,7 @@ static int poll_one(struct app *app, const char *order_no, struct provider_stats
     struct payment_query query;
     memset(&query, 0, sizeof(query));
     stats->queried++;
+    atomic_fetch_add(&app->counters.payment_queries, 1);
     rc = app->gateway->query(app, &order, &payment, &query);
     if (rc < 0) {
         free(query.raw);
@@ -299,9 +300,11 @@ static int refund_one(struct app *app, const char *order_no, struct provider_sta
     rc = store_write(app->store, refund_done_in_tx, &job);
     if (rc == 0 && job.completed) {
         stats->refunded++;
+        atomic_fetch_add(&app->counters.refunds_completed, 1);
         LOG_INFO("order refunded", "order_no", order_no, "provider", payment.provider);
     } else if (rc == 0 && job.result.state == PAYMENT_REFUND_FAILED) {
         stats->refund_failed++;
+        atomic_fetch_add(&app->counters.refunds_refused, 1);
         LOG_ERROR("refund refused", "order_no", order_no, "provider", payment.provider);
     }
     return rc;

@@ -67,13 +67,27 @@ int route_metrics(struct http_request *request, struct http_response *response)
     counter(&text, &size, &capacity, "leb_payments_credited_total", "Payments credited to cards.",
             atomic_load(&app->counters.payments_credited));
     http_buffer_append(&text, &size, &capacity,
-                       "# HELP leb_notifications_total Payment notifications by outcome.\n"
+                       "# HELP leb_notifications_total Payment notifications (and query answers, "
+                       "statement repairs) by provider and outcome.\n"
                        "# TYPE leb_notifications_total counter\n");
-    for (int o = 0; o < PAYMENT_OUTCOME_COUNT; o++)
-        http_buffer_append(&text, &size, &capacity,
-                           "leb_notifications_total{provider=\"all\",outcome=\"%s\"} %llu\n",
-                           payment_outcome_name((enum payment_outcome)o),
-                           (unsigned long long)atomic_load(&app->counters.notifications[o]));
+    for (int p = 0; p < PAYMENT_METHOD_COUNT; p++) {
+        if (p == PAYMENT_AGENT_FLOAT)
+            continue; /* no provider: an agent's float is not notified */
+        for (int o = 0; o < PAYMENT_OUTCOME_COUNT; o++)
+            http_buffer_append(&text, &size, &capacity,
+                               "leb_notifications_total{provider=\"%s\",outcome=\"%s\"} %llu\n",
+                               payment_method_name((enum payment_method)p),
+                               payment_outcome_name((enum payment_outcome)o),
+                               (unsigned long long)atomic_load(&app->counters.notifications[p][o]));
+    }
+    counter(&text, &size, &capacity, "leb_payment_queries_total",
+            "Providers asked about unpaid orders (lost notifications).",
+            atomic_load(&app->counters.payment_queries));
+    counter(&text, &size, &capacity, "leb_refunds_completed_total",
+            "Refunds the providers confirmed.", atomic_load(&app->counters.refunds_completed));
+    counter(&text, &size, &capacity, "leb_refunds_refused_total",
+            "Refunds the providers refused: orders left refunding for a human.",
+            atomic_load(&app->counters.refunds_refused));
 
     struct store_stats stats;
     store_backend_of(app->store)->stats(app->store, &stats);

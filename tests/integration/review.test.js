@@ -19,7 +19,9 @@ const {
   assertStatus,
   createOrderOk,
   getBalance,
+  getMetrics,
   login,
+  metricValue,
   notify,
   waitForOrderStatus,
 } = require('../lib/client');
@@ -115,6 +117,12 @@ test('refund one: what was paid goes back through the provider, the ledger hold 
   assert.equal(jobs.payments.refunded, 1);
   await waitForOrderStatus(ctx.lebd, order.order_no, 'refunded');
   assert.equal((await runJobs(ctx)).payments.refunded, 0, 'refunded once');
+  /* What operators' dashboards see. */
+  const metrics = await getMetrics(ctx.lebd);
+  assert.equal(metricValue(metrics, 'leb_refunds_completed_total'), 1);
+  assert.equal(metricValue(metrics, 'leb_refunds_refused_total'), 0);
+  assert.equal(metricValue(metrics, 'leb_notifications_total', { provider: 'sandbox', outcome: 'review' }), 1);
+  assert.equal(metricValue(metrics, 'leb_notifications_total', { provider: 'alipay' }), 0);
   assert.equal((await getBalance(ctx.lebd, DEMO.active.card_no, ctx.token)).balance, before, 'the card got nothing');
   const check = await api(ctx.lebd, 'GET', '/api/v1/admin/ledger/check', { token: ctx.token });
   assert.equal(check.body.balanced, true);
