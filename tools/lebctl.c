@@ -27,23 +27,12 @@
 /* tools/lebctl_recon.c */
 
 static const struct lebctl_command *const lebctl_commands[] = {
-    &lebctl_command_login,
-    &lebctl_command_logout,
-    &lebctl_command_card_show,
-    &lebctl_command_card_create,
-    &lebctl_command_card_import,
-    &lebctl_command_order_show,
-    &lebctl_command_order_list,
-    &lebctl_command_order_resolve,
-    &lebctl_command_ledger_check,
-    &lebctl_command_plan_create,
-    &lebctl_command_plan_list,
-    &lebctl_command_outbox_list,
-    &lebctl_command_outbox_resend,
-    &lebctl_command_outbox_summary,
-    &lebctl_command_recon_import,
-    &lebctl_command_recon_show,
-    NULL,
+    &lebctl_command_login,         &lebctl_command_logout,         &lebctl_command_card_show,
+    &lebctl_command_card_create,   &lebctl_command_card_import,    &lebctl_command_order_show,
+    &lebctl_command_order_list,    &lebctl_command_order_resolve,  &lebctl_command_ledger_check,
+    &lebctl_command_plan_create,   &lebctl_command_plan_list,      &lebctl_command_outbox_list,
+    &lebctl_command_outbox_resend, &lebctl_command_outbox_summary, &lebctl_command_recon_import,
+    &lebctl_command_audit_list,    &lebctl_command_recon_show,     NULL,
 };
 
 /* The options every command takes, wherever they appear on the command line. */

@@ -196,6 +196,7 @@ int http_send_upload(struct lebctl *ctx, struct http_response *out, const char *
                      const char *path, const struct http_upload *upload);
 
 extern const struct lebctl_command lebctl_command_order_list;
+extern const struct lebctl_command lebctl_command_audit_list;
 extern const struct lebctl_command lebctl_command_outbox_summary;
 extern const struct lebctl_command lebctl_command_order_resolve;
 extern const struct lebctl_command lebctl_command_recon_import;

@@ -43,7 +43,7 @@ static int order_list_run(struct lebctl *ctx, const struct lebctl_args *args)
         http_escape_segment(escaped, sizeof escaped, status) != 0)
         return usage_error(&lebctl_command_order_list, "--status is required");
     long long count = 50;
-    if (limit != NULL && parse_count(&count, limit, 1000) != 0)
+    if (limit != NULL && (parse_count(&count, limit, 1000) != 0 || count < 1))
         return usage_error(&lebctl_command_order_list, "--limit takes 1 to 1000");
     snprintf(path, sizeof path, "/api/v1/admin/orders?status=%s&limit=%lld", escaped, count);
     struct http_response response;

@@ -537,6 +537,14 @@ describe('lebctl against lebd --demo', () => {
     assert.match(again.stderr, /\(illegal_transition\)/);
     assertExit(await lebctl(['order', 'resolve', 'LEB20990101T000000R0000000000', '--credit', '--reason', 'x'], { home }),
       EXIT.notFound, 'no such order');
+    /* The decision, in the audit log. */
+    const audit = await lebctl(['audit', 'list', '--subject', orderNo], { home });
+    assertExit(audit, EXIT.ok, 'audit list');
+    assert.match(audit.stdout, /^ID\s+AT\s+WHO\s+ACTION\s+SUBJECT\s+REASON/m);
+    assert.match(audit.stdout, /admin\s+order\.credit\s+\S+\s+short by 1 fen, payer known/);
+    const auditJson = await lebctl(['audit', 'list', '--subject', orderNo, '--json'], { home });
+    assert.equal(JSON.parse(auditJson.stdout).entries.length, 1, 'one decision');
+    assertExit(await lebctl(['audit', 'list', '--limit', '0'], { home }), EXIT.usage, 'a zero limit');
     assertExit(await lebctl(['order', 'list'], { home }), EXIT.usage, 'no status');
     assertExit(await lebctl(['order', 'list', '--status', 'lost'], { home }), EXIT.refused, 'an unknown status');
   });
